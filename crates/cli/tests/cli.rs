@@ -1,0 +1,254 @@
+//! The `rdpp` binary end to end: bundles in, maps/overlays/scores out, bad input reported.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rdpp_inference::bundle::{
+    Provenance, WeightsDType, manifest_for, weights_to_bytes, write_bundle,
+};
+use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
+use rdpp_inference::rdpp_model::burn::prelude::*;
+use rdpp_inference::rdpp_model::{Backbone, RdppConfig};
+use rdpp_inference::{Calibration, Detector, RgbView};
+
+fn rdpp(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rdpp"))
+        .args(args)
+        .output()
+        .expect("run rdpp")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A small (lite0, 64 px) bundle with fixed random weights and a calibration.
+fn make_bundle(dir: &Path) {
+    let device = Device::flex();
+    device.seed(7);
+    let model = RdppConfig::new(Backbone::EfficientnetLite0).init(&device);
+    let weights = weights_to_bytes(&model, WeightsDType::F32).unwrap();
+    let cal = Calibration {
+        image_threshold: 0.0,
+        map_low: 0.0,
+        map_high: 3.0,
+        method: "test".into(),
+    };
+    let m = manifest_for(
+        "cli-test",
+        Backbone::EfficientnetLite0,
+        64,
+        &weights,
+        WeightsDType::F32,
+        Some(cal),
+        Provenance::default(),
+    );
+    write_bundle(dir, &m, &weights).unwrap();
+}
+
+fn image(path: &Path, w: u32, h: u32, seed: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            ((x * 7 + seed) % 256) as u8,
+            ((y * 5 + seed * 3) % 256) as u8,
+            ((x + y + seed) % 256) as u8,
+        ])
+    });
+    img.save(path).unwrap();
+}
+
+#[test]
+fn infer_writes_maps_overlays_and_scores_and_lists_bad_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    make_bundle(&bundle);
+    let imgs = tmp.path().join("imgs");
+    std::fs::create_dir_all(imgs.join("sub")).unwrap();
+    image(&imgs.join("a.png"), 80, 60, 1);
+    image(&imgs.join("sub/b.jpg"), 50, 70, 2);
+    image(&imgs.join("sub/c.bmp"), 64, 64, 3);
+    std::fs::write(
+        imgs.join("broken.png"),
+        b"\x89PNG\r\n\x1a\nthis is not a png",
+    )
+    .unwrap();
+    std::fs::write(imgs.join("empty.jpg"), b"").unwrap();
+    std::fs::write(imgs.join("notes.txt"), b"ignored: not an image extension").unwrap();
+    let out = tmp.path().join("out");
+
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        bundle.to_str().unwrap(),
+        imgs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch",
+        "2",
+    ]);
+    let log = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "bad files must give exit code 1: {log}"
+    );
+    assert!(
+        log.contains("broken.png") && log.contains("empty.jpg"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("notes.txt"),
+        "non-image extensions in folders are not inputs: {log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+
+    for stem in ["a", "sub/b", "sub/c"] {
+        let npy = out.join(format!("{stem}.npy"));
+        let bytes =
+            std::fs::read(&npy).unwrap_or_else(|_| panic!("{} missing; {log}", npy.display()));
+        let arr = npyz::NpyFile::new(&bytes[..]).unwrap();
+        assert_eq!(arr.shape(), &[64, 64]);
+        let overlay = image::open(out.join(format!("{stem}.overlay.png"))).unwrap();
+        let (w, h) = read_rgb8(
+            &imgs.join(match stem {
+                "a" => "a.png",
+                "sub/b" => "sub/b.jpg",
+                _ => "sub/c.bmp",
+            }),
+            &DecodeLimits::default(),
+        )
+        .map(|i| (i.width(), i.height()))
+        .unwrap();
+        assert_eq!(
+            (overlay.width(), overlay.height()),
+            (w, h),
+            "overlay at the image's own size"
+        );
+    }
+
+    // scores.csv agrees with the library on the same image, and the map max is the score.
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("file,score,verdict"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    let a_row = rows
+        .iter()
+        .find(|r| r[0].ends_with("a.png"))
+        .expect("a.png row");
+    let score: f64 = a_row[1].parse().unwrap();
+    assert_eq!(a_row[2], "anomalous", "threshold 0 flags everything");
+
+    let device = Device::flex();
+    let b = rdpp_inference::bundle::load_bundle(&bundle, &device).unwrap();
+    let det = Detector {
+        model: b.model,
+        device,
+        backbone: Backbone::EfficientnetLite0,
+        input_size: 64,
+        calibration: None,
+    };
+    let img = read_rgb8(&imgs.join("a.png"), &DecodeLimits::default()).unwrap();
+    let view = RgbView {
+        data: img.as_raw(),
+        width: img.width() as usize,
+        height: img.height() as usize,
+    };
+    let lib = det.detect(&[view]).unwrap().remove(0);
+    assert!(
+        (lib.score - score).abs() < 1e-6,
+        "CLI {score} vs library {}",
+        lib.score
+    );
+    let bytes = std::fs::read(out.join("a.npy")).unwrap();
+    let map: Vec<f32> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
+    let max = map.iter().copied().fold(f32::MIN, f32::max) as f64;
+    assert!((max - score).abs() < 1e-5, "npy max {max} vs score {score}");
+}
+
+#[test]
+fn info_describes_the_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    make_bundle(tmp.path());
+    let o = rdpp(&["info", tmp.path().to_str().unwrap()]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("efficientnet_lite0")
+            && log.contains("64×64")
+            && log.contains("threshold 0.000000"),
+        "{log}"
+    );
+}
+
+#[test]
+fn clear_errors_for_bad_invocations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let junk = tmp.path().join("junk.pth");
+    std::fs::write(&junk, b"definitely not a pickle").unwrap();
+    let out = tmp.path().join("o");
+    let o = rdpp(&[
+        "import",
+        "--backbone",
+        "resnet18",
+        "--teacher",
+        junk.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("junk.pth") && log.contains("cannot read as a PyTorch checkpoint"),
+        "{log}"
+    );
+    assert!(!out.exists(), "no bundle is written on failure");
+
+    let o = rdpp(&[
+        "import",
+        "--backbone",
+        "vgg16",
+        "--teacher",
+        "x.pth",
+        "--out",
+        "o",
+    ]);
+    assert!(text(&o).contains("unknown backbone"), "{}", text(&o));
+
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        tmp.path().join("nope").to_str().unwrap(),
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("no images found") || log.contains("manifest.json"),
+        "{log}"
+    );
+
+    let img = tmp.path().join("x.png");
+    image(&img, 10, 10, 0);
+    make_bundle(&tmp.path().join("b"));
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        tmp.path().join("b").to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--backend",
+        "cuda",
+    ]);
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    assert!(log.contains("CUDA"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}

@@ -1,0 +1,83 @@
+//! Deterministic weights from a formula that the Python reference computes identically
+//! (`tests/parity/make_fixtures.py`). They let the parity suite check the full-width network
+//! against PyTorch without committing hundreds of megabytes of weights, and give benchmarks a
+//! model when no trained bundle is at hand.
+//!
+//! For a tensor named `name` (PyTorch key with a part prefix, e.g. `teacher.conv1.weight`,
+//! `bn.bn_layer.0.conv1.weight`) and flat index `i`:
+//! `z = splitmix64(fnv1a64(name) + (i+1)·φ)`, `u = (z >> 40) / 2²⁴`, `r = 2u − 1`; the value depends
+//! on the tensor's role (see [`formula_value`]).
+
+/// FNV-1a, 64 bit.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Uniform value in [0, 1) (24-bit resolution, exact in f32 and f64) for element `i`.
+pub fn uniform(seed: u64, i: u64) -> f64 {
+    let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f64 / (1u64 << 24) as f64
+}
+
+/// The value of element `i` of tensor `name` with `shape`, or `None` for tensors outside the
+/// formula (`num_batches_tracked`).
+pub fn formula_value(name: &str, shape: &[usize], seed: u64, i: u64) -> Option<f64> {
+    if name.ends_with("num_batches_tracked") {
+        return None;
+    }
+    let u = uniform(seed, i);
+    let r = 2.0 * u - 1.0;
+    Some(if name.ends_with("running_mean") {
+        0.1 * r
+    } else if name.ends_with("running_var") {
+        1.0 + 0.5 * u
+    } else if shape.len() == 4 {
+        r * (3.0 / (shape[1] * shape[2] * shape[3]) as f64).sqrt()
+    } else if name.ends_with(".weight") {
+        1.0 + 0.1 * r
+    } else {
+        0.1 * r
+    })
+}
+
+/// A whole f32 tensor from the formula (`None` for tensors outside it).
+pub fn formula_tensor(name: &str, shape: &[usize]) -> Option<Vec<f32>> {
+    let seed = fnv1a64(name.as_bytes());
+    let n: usize = shape.iter().product();
+    (0..n as u64)
+        .map(|i| formula_value(name, shape, seed, i).map(|v| v as f32))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn values_are_in_range_and_deterministic() {
+        let a = formula_tensor("teacher.conv1.weight", &[64, 3, 7, 7]).unwrap();
+        let b = formula_tensor("teacher.conv1.weight", &[64, 3, 7, 7]).unwrap();
+        assert_eq!(a, b);
+        let bound = (3.0f64 / 147.0).sqrt() as f32;
+        assert!(a.iter().all(|v| v.abs() <= bound));
+        let var = formula_tensor("bn.bn1.running_var", &[512]).unwrap();
+        assert!(var.iter().all(|v| (1.0..1.5).contains(v)));
+        assert!(formula_tensor("bn.bn1.num_batches_tracked", &[]).is_none());
+    }
+}

@@ -1,0 +1,161 @@
+//! The frozen teacher encoder E and the list of supported backbones.
+
+mod efficientnet;
+mod resnet;
+
+pub use efficientnet::{EfficientNetLite, MbConv, TAP_BLOCKS};
+pub use resnet::ResNet;
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::blocks::BlockKind;
+
+/// A teacher backbone RD++ can distil from. The student (projection, OCBE, decoder) is derived
+/// from the backbone's three tap widths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Backbone {
+    /// torchvision `wide_resnet50_2` (the paper's default), taps 256/512/1024.
+    #[serde(rename = "wide_resnet50_2")]
+    WideResnet50_2,
+    /// torchvision `resnet18`, taps 64/128/256.
+    #[serde(rename = "resnet18")]
+    Resnet18,
+    /// EfficientNet-Lite0, taps 24/40/112 (TF SAME padding, BN eps 1e-3).
+    #[serde(rename = "efficientnet_lite0")]
+    EfficientnetLite0,
+}
+
+/// How a backbone expects its [0, 1] RGB input to be normalized.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Normalization {
+    /// `(x − mean) / std` per channel.
+    MeanStd {
+        /// Channel means.
+        mean: [f64; 3],
+        /// Channel standard deviations.
+        std: [f64; 3],
+    },
+}
+
+impl Normalization {
+    /// ImageNet statistics used by torchvision models.
+    pub const IMAGENET: Normalization = Normalization::MeanStd {
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+    };
+    /// EfficientNet-Lite's `(x·255 − 127) / 128`, written as mean/std on [0, 1] input.
+    pub const LITE: Normalization = Normalization::MeanStd {
+        mean: [127.0 / 255.0; 3],
+        std: [128.0 / 255.0; 3],
+    };
+
+    /// Normalize one value of channel `c` (f64, as the official preprocessing).
+    pub fn apply(&self, c: usize, v: f64) -> f64 {
+        match self {
+            Normalization::MeanStd { mean, std } => (v - mean[c]) / std[c],
+        }
+    }
+}
+
+impl Backbone {
+    /// All supported backbones.
+    pub const ALL: [Backbone; 3] = [
+        Backbone::WideResnet50_2,
+        Backbone::Resnet18,
+        Backbone::EfficientnetLite0,
+    ];
+
+    /// The canonical name (as in torchvision / the CLI).
+    pub fn name(self) -> &'static str {
+        match self {
+            Backbone::WideResnet50_2 => "wide_resnet50_2",
+            Backbone::Resnet18 => "resnet18",
+            Backbone::EfficientnetLite0 => "efficientnet_lite0",
+        }
+    }
+
+    /// Parse a canonical name.
+    pub fn from_name(name: &str) -> Option<Backbone> {
+        Backbone::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// Channels of the three taps [f1, f2, f3] (strides 4, 8, 16).
+    pub fn tap_channels(self) -> [usize; 3] {
+        match self {
+            Backbone::WideResnet50_2 => [256, 512, 1024],
+            Backbone::Resnet18 => [64, 128, 256],
+            Backbone::EfficientnetLite0 => [24, 40, 112],
+        }
+    }
+
+    /// Input normalization the teacher was trained with.
+    pub fn normalization(self) -> Normalization {
+        match self {
+            Backbone::EfficientnetLite0 => Normalization::LITE,
+            _ => Normalization::IMAGENET,
+        }
+    }
+
+    /// Residual block family of the student (OCBE and decoder).
+    pub fn student_block(self) -> BlockKind {
+        match self {
+            Backbone::Resnet18 => BlockKind::Basic,
+            _ => BlockKind::Bottleneck { base_width: 128 },
+        }
+    }
+
+    /// Blocks per decoder stage [layer1, layer2, layer3] (mirrors the teacher's depth).
+    pub fn decoder_layers(self) -> [usize; 3] {
+        match self {
+            Backbone::Resnet18 => [2, 2, 2],
+            _ => [3, 4, 6],
+        }
+    }
+
+    /// Blocks of the OCBE one-class embedding.
+    pub fn ocbe_blocks(self) -> usize {
+        match self {
+            Backbone::Resnet18 => 2,
+            _ => 3,
+        }
+    }
+}
+
+impl core::fmt::Display for Backbone {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The teacher encoder E. Frozen: RD++ never trains it.
+#[derive(Module, Debug)]
+pub enum Teacher {
+    /// A torchvision ResNet.
+    ResNet(ResNet),
+    /// EfficientNet-Lite.
+    EfficientNet(EfficientNetLite),
+}
+
+impl Teacher {
+    /// Build the (randomly initialised) teacher for `backbone`.
+    pub fn new(backbone: Backbone, device: &Device) -> Self {
+        match backbone {
+            Backbone::WideResnet50_2 => Teacher::ResNet(ResNet::new(
+                BlockKind::Bottleneck { base_width: 128 },
+                [3, 4, 6],
+                device,
+            )),
+            Backbone::Resnet18 => Teacher::ResNet(ResNet::new(BlockKind::Basic, [2, 2, 2], device)),
+            Backbone::EfficientnetLite0 => Teacher::EfficientNet(EfficientNetLite::lite0(device)),
+        }
+    }
+
+    /// The three taps [f1, f2, f3].
+    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        match self {
+            Teacher::ResNet(m) => m.forward(x),
+            Teacher::EfficientNet(m) => m.forward(x),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every rdpp test. Installs what the tests need on a fresh Debian machine with Rust
+# (the Vulkan software driver for the GPU-backend parity test). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Builds are cached outside the clone so repeated runs (and CI on the same machine) are warm.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdpp/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Software Vulkan (lavapipe) so the wgpu backend is tested without a GPU.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "installing mesa-vulkan-drivers (lavapipe) for the wgpu tests..."
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+  else
+    echo "note: no Vulkan driver and cannot install one; the wgpu parity test will be skipped" >&2
+  fi
+fi
+if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  export RDPP_REQUIRE_WGPU=1
+  # Force wgpu onto lavapipe (Vulkan) even where other adapters exist.
+  export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+fi
+
+cargo test --workspace --locked "$@"

@@ -1,0 +1,5 @@
+//! rdpp's cross-crate tests, one binary (ripgrep style).
+
+mod bundle;
+mod common;
+mod parity;
