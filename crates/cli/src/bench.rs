@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// Timed iterations per batch size (the median is reported).
     #[arg(long, default_value_t = 5)]
     iters: usize,
+    /// Untimed warm-up iterations before timing (both sides).
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
     /// rdpp backend.
     #[arg(long, value_enum, default_value = "flex")]
     backend: Backend,
@@ -57,6 +60,8 @@ pub struct WorkerArgs {
     batch: usize,
     #[arg(long)]
     iters: usize,
+    #[arg(long)]
+    warmup: usize,
     #[arg(long, value_enum)]
     backend: Backend,
 }
@@ -88,7 +93,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 "--batch",
                 &batch.to_string(),
             ])
-            .args(["--iters", &args.iters.to_string()])
+            .args([
+                "--iters",
+                &args.iters.to_string(),
+                "--warmup",
+                &args.warmup.to_string(),
+            ])
             .args(["--backend", &format!("{:?}", args.backend).to_lowercase()])
             .env("RAYON_NUM_THREADS", args.threads.to_string())
             .output()
@@ -176,7 +186,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 }
 
 fn torch_available(args: &BenchArgs) -> bool {
-    args.torch_script.is_file()
+    // The reference script benchmarks the paper's model only.
+    args.backbone == Backbone::WideResnet50_2
+        && args.torch_script.is_file()
         && Command::new(&args.python)
             .args(["-c", "import torch, torchvision, scipy"])
             .output()
@@ -245,7 +257,9 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
         }
         Ok(start.elapsed().as_secs_f64() * 1000.0)
     };
-    run_once()?; // warm-up (allocations, kernel compilation on GPU backends)
+    for _ in 0..args.warmup {
+        run_once()?; // allocations; kernel compilation and autotuning on GPU backends
+    }
     let mut times = Vec::with_capacity(args.iters);
     for _ in 0..args.iters.max(1) {
         times.push(run_once()?);

@@ -29,8 +29,8 @@ fn text(o: &Output) -> String {
 /// A small (lite0, 64 px) bundle with fixed random weights and a calibration.
 fn make_bundle(dir: &Path) {
     let device = Device::flex();
-    device.seed(7);
-    let model = RdppConfig::new(Backbone::EfficientnetLite0).init(&device);
+    let mut model = RdppConfig::new(Backbone::EfficientnetLite0).init(&device);
+    rdpp_inference::synthetic::fill_with_formula(&mut model);
     let weights = weights_to_bytes(&model, WeightsDType::F32).unwrap();
     let cal = Calibration {
         image_threshold: 0.0,
@@ -251,4 +251,106 @@ fn clear_errors_for_bad_invocations() {
     assert_eq!(o.status.code(), Some(2), "{log}");
     assert!(log.contains("CUDA"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The same image scored on the GPU backend (wgpu; lavapipe in CI) and on the CPU agree.
+#[test]
+fn wgpu_backend_scores_like_flex() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    make_bundle(&bundle);
+    let img = tmp.path().join("x.png");
+    image(&img, 90, 70, 5);
+    let mut scores = Vec::new();
+    for backend in ["flex", "wgpu"] {
+        let out = tmp.path().join(backend);
+        let o = rdpp(&[
+            "infer",
+            "--model",
+            bundle.to_str().unwrap(),
+            img.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            backend,
+        ]);
+        let log = text(&o);
+        if backend == "wgpu" && !o.status.success() && std::env::var("RDPP_REQUIRE_WGPU").is_err() {
+            assert!(log.contains("no usable GPU adapter"), "{log}");
+            eprintln!("SKIPPED: {log}");
+            return;
+        }
+        assert!(o.status.success(), "{backend}: {log}");
+        let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+        let score: f64 = csv
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        scores.push(score);
+    }
+    assert!(
+        (scores[0] - scores[1]).abs() < 1e-4,
+        "flex {} vs wgpu {}",
+        scores[0],
+        scores[1]
+    );
+}
+
+/// `rdpp import` of the real EfficientNet-Lite0 teacher (teacher-only start), then `info` and
+/// `infer` on the result. Needs `RDPP_LITE0_PTH` (set by the test command).
+#[test]
+fn import_real_lite0_teacher_then_infer() {
+    let Some(pth) = std::env::var_os("RDPP_LITE0_PTH") else {
+        assert!(
+            std::env::var_os("RDPP_REQUIRE_LITE0").is_none(),
+            "RDPP_REQUIRE_LITE0 set without RDPP_LITE0_PTH"
+        );
+        eprintln!("SKIPPED: RDPP_LITE0_PTH not set (run scripts/fetch-lite0.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lite0");
+    let o = rdpp(&[
+        "import",
+        "--backbone",
+        "efficientnet_lite0",
+        "--teacher",
+        pth.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--input-size",
+        "64",
+        "--dtype",
+        "f16",
+    ]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(
+        log.contains("teacher-only") || log.contains("randomly initialised"),
+        "{log}"
+    );
+    let o = rdpp(&["info", out.to_str().unwrap()]);
+    let log = text(&o);
+    assert!(
+        log.contains("579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+        "{log}"
+    );
+    assert!(log.contains("F16") && log.contains("teacher only"), "{log}");
+    let img = tmp.path().join("x.png");
+    image(&img, 70, 90, 9);
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        out.to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(tmp.path().join("r/x.npy").is_file());
 }

@@ -57,6 +57,39 @@ pub fn formula_tensor(name: &str, shape: &[usize]) -> Option<Vec<f32>> {
         .collect()
 }
 
+/// Give every parameter of `model` a formula value, keyed by its module path (BatchNorm's
+/// `gamma/beta` follow the `weight/bias` rules). A randomly initialised RD++ is badly conditioned
+/// (activations vanish through the teacher, then InstanceNorm amplifies rounding noise); these
+/// weights keep every stage at a sane scale, which tests that compare backends need.
+pub fn fill_with_formula(model: &mut rdpp_model::Rdpp) {
+    use burn::store::ModuleSnapshot;
+    use burn::store::burn_pack::{Bytes, DType, Tensor as PackTensor};
+    use rdpp_model::burn;
+
+    let tensors: Vec<PackTensor> = model
+        .collect(None, None, true)
+        .into_iter()
+        .map(|t| {
+            let rule_name = t
+                .name
+                .replace(".gamma", ".weight")
+                .replace(".beta", ".bias");
+            let shape: Vec<usize> = t.shape.to_vec();
+            let values = formula_tensor(&rule_name, &shape).unwrap_or_default();
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            PackTensor::new(
+                t.name,
+                DType::F32,
+                shape,
+                None,
+                Bytes::from_bytes_vec(bytes),
+            )
+        })
+        .collect();
+    let report = crate::weights::apply_named(model, tensors, None, false);
+    debug_assert!(report.is_complete(), "{}", report.problems(5));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
