@@ -66,6 +66,7 @@ impl Detector {
         if images.is_empty() {
             return Ok(Vec::new());
         }
+        check_views(images)?;
         let maps = self.scale_maps(images);
         let mut host = Vec::with_capacity(3);
         for m in maps {
@@ -79,6 +80,7 @@ impl Detector {
         if images.is_empty() {
             return Ok(Vec::new());
         }
+        check_views(images)?;
         let maps = self.scale_maps(images);
         let mut host = Vec::with_capacity(3);
         for m in maps {
@@ -90,6 +92,25 @@ impl Detector {
         }
         Ok(finish(host, images.len(), self.input_size))
     }
+}
+
+/// Refuse empty or inconsistent buffers before they reach the resampler.
+fn check_views(images: &[RgbView<'_>]) -> Result<(), String> {
+    for (i, im) in images.iter().enumerate() {
+        if im.width == 0 || im.height == 0 {
+            return Err(format!("image {i} is empty ({}×{})", im.width, im.height));
+        }
+        if im.data.len() != im.width * im.height * 3 {
+            return Err(format!(
+                "image {i}: {} bytes for {}×{} RGB (expected {})",
+                im.data.len(),
+                im.width,
+                im.height,
+                im.width * im.height * 3
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[batch, h, w]` device data → one host map per image.

@@ -44,8 +44,21 @@ pub fn resize_linear_opencv(
         sw * sh * channels,
         "image buffer does not match its size"
     );
+    resize_with(|i| src[i], sw, sh, channels, dw, dh)
+}
+
+/// The resampler over any source: `at(i)` is the value of interleaved element `i`. Only the
+/// source pixels that contribute are read, so a huge photo is never converted whole.
+fn resize_with(
+    at: impl Fn(usize) -> f64,
+    sw: usize,
+    sh: usize,
+    channels: usize,
+    dw: usize,
+    dh: usize,
+) -> Vec<f64> {
     if sw == dw && sh == dh {
-        return src.to_vec();
+        return (0..sw * sh * channels).map(at).collect();
     }
     let xs = linear_taps(sw, dw);
     let ys = linear_taps(sh, dh);
@@ -53,11 +66,15 @@ pub fn resize_linear_opencv(
     // Horizontal pass over the source rows that are needed, then the vertical blend.
     let row_len = dw * channels;
     let hrow = |y: usize| -> Vec<f64> {
-        let row = &src[y * sw * channels..(y + 1) * sw * channels];
+        let base = y * sw * channels;
         let mut out = Vec::with_capacity(row_len);
         for &(x0, x1, t) in &xs {
             for c in 0..channels {
-                out.push(lerp(row[x0 * channels + c], row[x1 * channels + c], t));
+                out.push(lerp(
+                    at(base + x0 * channels + c),
+                    at(base + x1 * channels + c),
+                    t,
+                ));
             }
         }
         out
@@ -76,8 +93,12 @@ pub fn resize_linear_opencv(
 /// Resize an RGB u8 image (interleaved, `width × height × 3`) to `size × size` as the official
 /// code does (`cv2.resize(img / 255., (size, size))`); returns interleaved f64 in [0, 1].
 pub fn resize_rgb_u8(rgb: &[u8], width: usize, height: usize, size: usize) -> Vec<f64> {
-    let src: Vec<f64> = rgb.iter().map(|&v| v as f64 / 255.0).collect();
-    resize_linear_opencv(&src, width, height, 3, size, size)
+    assert_eq!(
+        rgb.len(),
+        width * height * 3,
+        "image buffer does not match its size"
+    );
+    resize_with(|i| rgb[i] as f64 / 255.0, width, height, 3, size, size)
 }
 
 /// Normalize an interleaved `size × size × 3` f64 image and lay it out as f32 CHW.
