@@ -1,0 +1,132 @@
+//! Scoring images with a (trained) model, evaluation on a labelled test set, and score
+//! calibration on held-out normal images.
+
+use anyhow::{Result, anyhow};
+use burn::prelude::*;
+use rdpp_inference::Calibration;
+use rdpp_metrics::EvaluationReport;
+use rdpp_model::Rdpp;
+use rdpp_model::anomaly_map::{Map, combine_scale_maps};
+
+use crate::config::TrainConfig;
+
+/// Anomaly maps (smoothed, f64 → f32) and image scores of HWC [0,1] images at `size`.
+pub fn score_images(
+    model: &Rdpp,
+    images: &[&[f32]],
+    size: usize,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<(Vec<Vec<f32>>, Vec<f64>)> {
+    let norm = cfg.backbone.normalization();
+    let plane = size * size;
+    let mut maps = Vec::with_capacity(images.len());
+    let mut scores = Vec::with_capacity(images.len());
+    for chunk in images.chunks(8) {
+        let mut data = vec![0.0f32; chunk.len() * 3 * plane];
+        for (b, img) in chunk.iter().enumerate() {
+            for p in 0..plane {
+                for c in 0..3 {
+                    data[b * 3 * plane + c * plane + p] =
+                        norm.apply(c, img[p * 3 + c] as f64) as f32;
+                }
+            }
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(data, [chunk.len(), 3, size, size]), device);
+        let per_scale: Vec<(Vec<f32>, [usize; 3])> = model
+            .scale_maps(x)
+            .into_iter()
+            .map(|m| {
+                let dims = m.dims();
+                m.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map(|v| (v, dims))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("reading maps back failed: {e:?}"))?;
+        for b in 0..chunk.len() {
+            let scales: Vec<Map<f32>> = per_scale
+                .iter()
+                .map(|(v, [_, h, w])| Map {
+                    width: *w,
+                    height: *h,
+                    data: v[b * h * w..(b + 1) * h * w].to_vec(),
+                })
+                .collect();
+            let (_, smooth) = combine_scale_maps(&scales, size);
+            scores.push(smooth.max().unwrap_or(0.0));
+            maps.push(smooth.data.iter().map(|&v| v as f32).collect());
+        }
+    }
+    Ok((maps, scores))
+}
+
+/// Quantile (linear interpolation, like numpy's default) of unsorted values.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// Calibration from held-out NORMAL images only: the image threshold is the largest held-out
+/// score plus a tenth of the spread of held-out scores (so every held-out normal image passes),
+/// the display range runs from the median held-out pixel score to twice the threshold's distance
+/// above it (the threshold sits in the upper half of the colour scale).
+pub fn calibrate(maps: &[Vec<f32>], scores: &[f64]) -> Option<Calibration> {
+    if scores.is_empty() {
+        return None;
+    }
+    let max = scores.iter().copied().fold(f64::MIN, f64::max);
+    let min = scores.iter().copied().fold(f64::MAX, f64::min);
+    let threshold = max + 0.1 * (max - min).max(1e-6);
+    // Pixel median from a subsample (every 7th pixel) keeps this cheap for big hold-outs.
+    let pixels: Vec<f64> = maps
+        .iter()
+        .flat_map(|m| m.iter().step_by(7).map(|&v| v as f64))
+        .collect();
+    let low = quantile(&pixels, 0.5);
+    let high = threshold + (threshold - low).max(1e-6);
+    Some(Calibration {
+        image_threshold: threshold,
+        map_low: low,
+        map_high: high,
+        method: format!(
+            "held-out normal images ({}): threshold = max score + 10% of the score spread; map range = median pixel .. 2·threshold − median",
+            scores.len()
+        ),
+    })
+}
+
+/// Metrics of a test set with masks for every anomalous image.
+pub fn evaluate(maps: &[Vec<f32>], masks: &[Vec<bool>], size: usize) -> Result<EvaluationReport> {
+    let maps: Vec<&[f32]> = maps.iter().map(|m| m.as_slice()).collect();
+    let masks: Vec<&[bool]> = masks.iter().map(|m| m.as_slice()).collect();
+    EvaluationReport::compute(&maps, &masks, size, size, None)
+        .map_err(|e| anyhow!("evaluation failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_like_numpy() {
+        assert_eq!(quantile(&[3.0, 1.0, 2.0, 4.0], 0.5), 2.5);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0], 1.0), 3.0);
+        assert!((quantile(&[0.0, 10.0], 0.25) - 2.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_passes_every_held_out_normal_image() {
+        let maps = vec![vec![0.1f32, 0.2, 0.3], vec![0.2, 0.4, 0.5]];
+        let c = calibrate(&maps, &[0.3, 0.5]).unwrap();
+        assert!(c.image_threshold > 0.5 && (c.image_threshold - 0.52).abs() < 1e-9);
+        assert!(c.map_low < c.image_threshold && c.image_threshold < c.map_high);
+    }
+}
