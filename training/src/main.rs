@@ -247,6 +247,8 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         .collect();
 
     let device = device(args.backend)?;
+    // Seeded initialisation: the same seed gives the same student, run after run.
+    device.seed(cfg.seed);
     let mut model = RdppConfig::new(cfg.backbone).init(&device);
     load_teacher(&mut model, &cfg, &args.teacher, &device)?;
     let epochs = cfg.epochs_for(args.category.as_deref());

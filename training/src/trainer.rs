@@ -158,6 +158,7 @@ impl Trainer<'_> {
             .with_beta_2(cfg.beta2 as f32);
         let mut opt_student: ModuleOptimizer = adam.init();
         let mut opt_projection: ModuleOptimizer = adam.init();
+        let mut opt_decoder: ModuleOptimizer = adam.init();
         let mut state = RunState {
             format: STATE_FORMAT.into(),
             backbone: cfg.backbone.to_string(),
@@ -166,11 +167,13 @@ impl Trainer<'_> {
         };
         let mut model = model;
         if resume {
-            let (m, s, os, op) = self.load_checkpoint(model, opt_student, opt_projection)?;
+            let (m, s, os, op, od) =
+                self.load_checkpoint(model, opt_student, opt_projection, opt_decoder)?;
             model = m;
             state = s;
             opt_student = os;
             opt_projection = op;
+            opt_decoder = od;
         }
         let mut model = model.train();
         let mut acc_proj = GradientsAccumulator::<rdpp_model::projection::Projection>::new();
@@ -295,6 +298,7 @@ impl Trainer<'_> {
                             &model.valid(),
                             &opt_student,
                             &opt_projection,
+                            &opt_decoder,
                             &state,
                         )?;
                     }
@@ -303,6 +307,7 @@ impl Trainer<'_> {
                             &model.valid(),
                             &opt_student,
                             &opt_projection,
+                            &opt_decoder,
                             &state,
                         )?;
                         let mut plain = model.valid();
@@ -312,6 +317,9 @@ impl Trainer<'_> {
                             state,
                             finished: false,
                         });
+                    }
+                    if last_batch {
+                        break; // the next epoch draws a new order
                     }
                 }
             }
@@ -331,6 +339,7 @@ impl Trainer<'_> {
         model: &Rdpp,
         opt_student: &ModuleOptimizer,
         opt_projection: &ModuleOptimizer,
+        opt_decoder: &ModuleOptimizer,
         state: &RunState,
     ) -> Result<()> {
         let dir = self.checkpoint_dir();
@@ -360,6 +369,12 @@ impl Trainer<'_> {
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?,
         )?;
         write(
+            "optim_decoder.bpk",
+            &opt_decoder
+                .into_bytes()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        )?;
+        write(
             "state.json",
             serde_json::to_string_pretty(state)?.as_bytes(),
         )?;
@@ -379,7 +394,14 @@ impl Trainer<'_> {
         model: Rdpp,
         opt_student: ModuleOptimizer,
         opt_projection: ModuleOptimizer,
-    ) -> Result<(Rdpp, RunState, ModuleOptimizer, ModuleOptimizer)> {
+        opt_decoder: ModuleOptimizer,
+    ) -> Result<(
+        Rdpp,
+        RunState,
+        ModuleOptimizer,
+        ModuleOptimizer,
+        ModuleOptimizer,
+    )> {
         let mut dir = self.checkpoint_dir();
         if !dir.join("state.json").is_file() {
             // Killed between the two renames: the previous checkpoint is complete.
@@ -454,7 +476,10 @@ impl Trainer<'_> {
         let op = opt_projection
             .from_bytes(Bytes::from_bytes_vec(read("optim_projection.bpk")?))
             .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
-        Ok((model, state, os, op))
+        let od = opt_decoder
+            .from_bytes(Bytes::from_bytes_vec(read("optim_decoder.bpk")?))
+            .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
+        Ok((model, state, os, op, od))
     }
 }
 
