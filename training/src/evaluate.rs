@@ -111,6 +111,22 @@ pub fn evaluate(maps: &[Vec<f32>], masks: &[Vec<bool>], size: usize) -> Result<E
         .map_err(|e| anyhow!("evaluation failed: {e}"))
 }
 
+/// ROC (pixel level) and PRO curves of a test set as one PNG (no text; see `report.md`).
+pub fn write_curves(
+    path: &std::path::Path,
+    maps: &[Vec<f32>],
+    masks: &[Vec<bool>],
+    size: usize,
+) -> Result<()> {
+    let maps: Vec<&[f32]> = maps.iter().map(|m| m.as_slice()).collect();
+    let masks: Vec<&[bool]> = masks.iter().map(|m| m.as_slice()).collect();
+    let roc = rdpp_metrics::pixel_roc_curve(&maps, &masks, 1e-3)
+        .map_err(|e| anyhow!("ROC curve: {e}"))?;
+    let pro = rdpp_metrics::pro_curve(&maps, &masks, size, size, 1e-3)
+        .map_err(|e| anyhow!("PRO curve: {e}"))?;
+    rdpp_metrics::write_curves_png(path, &roc, &pro).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -360,6 +360,14 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             let imgs: Vec<&[f32]> = test.iter().map(|s| s.image.rgb.as_slice()).collect();
             let (maps, _) = score_images(&model, &imgs, size, &cfg, &device)?;
             let report = evaluate(&maps, masks, size)?;
+            if let Err(e) = rdpp_training::evaluate::write_curves(
+                &args.out.join("curves.png"),
+                &maps,
+                masks,
+                size,
+            ) {
+                eprintln!("warning: no curves.png: {e:#}");
+            }
             let mut md = format!("# RD++ evaluation\n\nModel selection: {selection}\n\n");
             md.push_str(&report.to_markdown());
             std::fs::write(args.out.join("report.md"), md)?;

@@ -113,19 +113,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         let torch = if torch_ok {
             let out = Command::new(&args.python)
                 .arg(&args.torch_script)
-                .args([
-                    "--threads",
-                    &args.threads.to_string(),
-                    "--batch",
-                    &batch.to_string(),
-                ])
-                .args([
-                    "--iters",
-                    &args.iters.to_string(),
-                    "--size",
-                    &args.size.to_string(),
-                ])
-                .args(["--backbone", args.backbone.name()])
+                .args(["--threads", &args.threads.to_string()])
+                .args(["--batches", &batch.to_string()])
+                .args(["--runs", &args.iters.to_string()])
+                .args(["--warmup", &args.warmup.to_string()])
+                .args(["--size", &args.size.to_string()])
                 .output()
                 .context("cannot start the PyTorch benchmark")?;
             if out.status.success() {
