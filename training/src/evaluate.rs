@@ -18,21 +18,10 @@ pub fn score_images(
     cfg: &TrainConfig,
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, Vec<f64>)> {
-    let norm = cfg.backbone.normalization();
-    let plane = size * size;
     let mut maps = Vec::with_capacity(images.len());
     let mut scores = Vec::with_capacity(images.len());
     for chunk in images.chunks(8) {
-        let mut data = vec![0.0f32; chunk.len() * 3 * plane];
-        for (b, img) in chunk.iter().enumerate() {
-            for p in 0..plane {
-                for c in 0..3 {
-                    data[b * 3 * plane + c * plane + p] =
-                        norm.apply(c, img[p * 3 + c] as f64) as f32;
-                }
-            }
-        }
-        let x = Tensor::<4>::from_data(TensorData::new(data, [chunk.len(), 3, size, size]), device);
+        let x = crate::trainer::to_batch(chunk, size, cfg, device);
         let per_scale: Vec<(Vec<f32>, [usize; 3])> = model
             .scale_maps(x)
             .into_iter()

@@ -94,11 +94,17 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// Normalize HWC [0,1] images into an NCHW batch on `device`.
-fn to_batch(images: &[Vec<f32>], size: usize, cfg: &TrainConfig, device: &Device) -> Tensor<4> {
+pub fn to_batch<I: AsRef<[f32]>>(
+    images: &[I],
+    size: usize,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Tensor<4> {
     let norm = cfg.backbone.normalization();
     let plane = size * size;
     let mut data = vec![0.0f32; images.len() * 3 * plane];
     for (b, img) in images.iter().enumerate() {
+        let img = img.as_ref();
         for p in 0..plane {
             for c in 0..3 {
                 data[b * 3 * plane + c * plane + p] = norm.apply(c, img[p * 3 + c] as f64) as f32;
@@ -293,7 +299,8 @@ impl Trainer<'_> {
                         state.batch = 0;
                         hook(&log, &model.valid())?;
                     }
-                    if last_batch || state.steps % cfg.checkpoint_every == 0 {
+                    let stop = self.max_steps.is_some_and(|m| steps_here >= m);
+                    if last_batch || stop || state.steps % cfg.checkpoint_every == 0 {
                         self.save_checkpoint(
                             &model.valid(),
                             &opt_student,
@@ -302,14 +309,7 @@ impl Trainer<'_> {
                             &state,
                         )?;
                     }
-                    if self.max_steps.is_some_and(|m| steps_here >= m) {
-                        self.save_checkpoint(
-                            &model.valid(),
-                            &opt_student,
-                            &opt_projection,
-                            &opt_decoder,
-                            &state,
-                        )?;
+                    if stop {
                         let mut plain = model.valid();
                         plain.teacher = teacher;
                         return Ok(Trained {
