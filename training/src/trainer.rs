@@ -9,8 +9,8 @@ use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
+use burn::store::{BurnpackStore, ModuleSnapshot, ModuleStore};
 use burn::tensor::Bytes;
-use rdpp_inference::bundle::{WeightsDType, weights_to_bytes};
 use rdpp_inference::synthetic::{fnv1a64, uniform};
 use rdpp_model::Rdpp;
 use rdpp_model::teacher::Teacher;
@@ -352,10 +352,14 @@ impl Trainer<'_> {
             std::fs::write(tmp.join(name), bytes)
                 .with_context(|| format!("{}: cannot write", tmp.join(name).display()))
         };
-        write(
-            "model.safetensors",
-            &weights_to_bytes(model, WeightsDType::F32)?,
-        )?;
+        // Burnpack keeps each parameter's id, which the optimizer states are keyed by.
+        let mut pack = BurnpackStore::from_bytes(None);
+        pack.collect_from(model)
+            .map_err(|e| anyhow::anyhow!("serialising the checkpoint: {e}"))?;
+        let pack = pack
+            .get_bytes()
+            .map_err(|e| anyhow::anyhow!("serialising the checkpoint: {e}"))?;
+        write("model.bpk", &pack)?;
         write(
             "optim_student.bpk",
             &opt_student
@@ -450,26 +454,21 @@ impl Trainer<'_> {
                 dir.display()
             );
         }
-        let weights = read("model.safetensors")?;
-        let manifest = rdpp_inference::bundle::manifest_for(
-            "checkpoint",
-            self.cfg.backbone,
-            self.cfg.image_size,
-            &weights,
-            WeightsDType::F32,
-            None,
-            Default::default(),
-        );
-        let loaded = rdpp_inference::bundle::load_model(
-            &manifest,
-            weights,
-            &dir.join("model.safetensors"),
-            &self.device,
-        )?;
+        // Restore the weights WITH their parameter ids, so the Adam states find their params.
         let mut model = model;
-        model.projection = loaded.projection;
-        model.bottleneck = loaded.bottleneck;
-        model.decoder = loaded.decoder;
+        let mut pack = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(read("model.bpk")?)));
+        let applied = model.load_from(&mut pack).map_err(|e| {
+            anyhow::anyhow!("{}: unreadable checkpoint weights: {e}", dir.display())
+        })?;
+        if !applied.missing.is_empty() || !applied.errors.is_empty() {
+            bail!(
+                "{}: checkpoint weights do not fit this model ({} missing, {} errors; first: {:?})",
+                dir.display(),
+                applied.missing.len(),
+                applied.errors.len(),
+                applied.missing.first().map(|m| &m.0).or(None)
+            );
+        }
         let os = opt_student
             .from_bytes(Bytes::from_bytes_vec(read("optim_student.bpk")?))
             .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
