@@ -164,6 +164,8 @@ impl Trainer<'_> {
             .with_beta_2(cfg.beta2 as f32);
         let mut opt_student: ModuleOptimizer = adam.init();
         let mut opt_projection: ModuleOptimizer = adam.init();
+        // Adam is per parameter: the OCBE's and the decoder's optimizers, with the same settings,
+        // are together the paper's single "distillation" optimizer (stepped per module).
         let mut opt_decoder: ModuleOptimizer = adam.init();
         let mut state = RunState {
             format: STATE_FORMAT.into(),
