@@ -4,9 +4,9 @@
 use anyhow::{Result, anyhow};
 use burn::prelude::*;
 use rdpp_inference::Calibration;
+use rdpp_inference::engine::detections_from_scale_maps;
 use rdpp_metrics::EvaluationReport;
 use rdpp_model::Rdpp;
-use rdpp_model::anomaly_map::{Map, combine_scale_maps};
 
 use crate::config::TrainConfig;
 
@@ -22,30 +22,11 @@ pub fn score_images(
     let mut scores = Vec::with_capacity(images.len());
     for chunk in images.chunks(8) {
         let x = crate::trainer::to_batch(chunk, size, cfg, device);
-        let per_scale: Vec<(Vec<f32>, [usize; 3])> = model
-            .scale_maps(x)
-            .into_iter()
-            .map(|m| {
-                let dims = m.dims();
-                m.into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .map(|v| (v, dims))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| anyhow!("reading maps back failed: {e:?}"))?;
-        for b in 0..chunk.len() {
-            let scales: Vec<Map<f32>> = per_scale
-                .iter()
-                .map(|(v, [_, h, w])| Map {
-                    width: *w,
-                    height: *h,
-                    data: v[b * h * w..(b + 1) * h * w].to_vec(),
-                })
-                .collect();
-            let (_, smooth) = combine_scale_maps(&scales, size);
-            scores.push(smooth.max().unwrap_or(0.0));
-            maps.push(smooth.data.iter().map(|&v| v as f32).collect());
+        let detections =
+            detections_from_scale_maps(model.scale_maps(x), size).map_err(|e| anyhow!(e))?;
+        for d in detections {
+            scores.push(d.score);
+            maps.push(d.map.data.iter().map(|&v| v as f32).collect());
         }
     }
     Ok((maps, scores))

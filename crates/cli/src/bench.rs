@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use rdpp_inference::rdpp_model::anomaly_map::{Map, combine_scale_maps};
+use rdpp_inference::engine::detections_from_scale_maps;
 use rdpp_inference::rdpp_model::burn::prelude::*;
 use rdpp_inference::rdpp_model::{Backbone, RdppConfig};
 use serde::{Deserialize, Serialize};
@@ -224,29 +224,9 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
             TensorData::new(input.clone(), [args.batch, 3, s, s]),
             &device,
         );
-        let maps = model.scale_maps(x);
-        let mut host: Vec<Vec<Map<f32>>> = Vec::new();
-        for m in maps {
-            let data = m.into_data();
-            let [b, h, w] = [data.shape()[0], data.shape()[1], data.shape()[2]];
-            let v = data
-                .try_into_vec::<f32>()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            host.push(
-                (0..b)
-                    .map(|i| Map {
-                        width: w,
-                        height: h,
-                        data: v[i * h * w..(i + 1) * h * w].to_vec(),
-                    })
-                    .collect(),
-            );
-        }
-        for i in 0..args.batch {
-            let scales: Vec<Map<f32>> = host.iter().map(|s| s[i].clone()).collect();
-            let (_, smooth) = combine_scale_maps(&scales, s);
-            std::hint::black_box(smooth.max());
-        }
+        let detections =
+            detections_from_scale_maps(model.scale_maps(x), s).map_err(anyhow::Error::msg)?;
+        std::hint::black_box(detections);
         Ok(start.elapsed().as_secs_f64() * 1000.0)
     };
     for _ in 0..args.warmup {

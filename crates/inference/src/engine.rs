@@ -67,12 +67,7 @@ impl Detector {
             return Ok(Vec::new());
         }
         check_views(images)?;
-        let maps = self.scale_maps(images);
-        let mut host = Vec::with_capacity(3);
-        for m in maps {
-            host.push(read_maps(m.into_data())?);
-        }
-        Ok(finish(host, images.len(), self.input_size))
+        detections_from_scale_maps(self.scale_maps(images), self.input_size)
     }
 
     /// Score a batch, reading results back asynchronously (required for WebGPU in the browser).
@@ -111,6 +106,21 @@ fn check_views(images: &[RgbView<'_>]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Per-scale device maps (`[batch, h_i, w_i]`, from [`rdpp_model::Rdpp::scale_maps`]) → one
+/// final map and score per image, reading back synchronously (native backends). The one place
+/// that turns network output into the official anomaly map, for the CLI, benchmarks and training.
+pub fn detections_from_scale_maps(
+    maps: [Tensor<3>; 3],
+    size: usize,
+) -> Result<Vec<Detection>, String> {
+    let batch = maps[0].dims()[0];
+    let mut host = Vec::with_capacity(3);
+    for m in maps {
+        host.push(read_maps(m.into_data().convert::<f32>())?);
+    }
+    Ok(finish(host, batch, size))
 }
 
 /// `[batch, h, w]` device data → one host map per image.
