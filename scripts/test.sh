@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Runs every rdpp test. Installs what the tests need on a fresh Debian machine with Rust
-# (the Vulkan software driver for the GPU-backend parity test). Idempotent.
+# Runs every rdpp test: the Rust workspace, then the demo site built by Trunk and tested in
+# headless Chromium. Installs what the tests need on a fresh Debian machine with Rust and Node
+# (the Vulkan software driver for the GPU-backend parity test, the wasm target, wasm-bindgen-cli,
+# trunk, node packages, chromium). Idempotent.
+#
+#   bash scripts/test.sh                 everything
+#   RDPP_SKIP_WEB=1 bash scripts/test.sh the Rust tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/web-tools.sh
 
 # Builds are cached outside the clone so repeated runs (and CI on the same machine) are warm.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdpp/target}"
@@ -33,3 +39,14 @@ else
 fi
 
 cargo test --workspace --locked "$@"
+
+if [ -n "${RDPP_SKIP_WEB:-}" ]; then
+  echo "note: RDPP_SKIP_WEB is set; the site build and browser tests are skipped" >&2
+  exit 0
+fi
+# The site: build dist/ exactly as scripts/site.sh does, then drive it in Chromium. `rdpp infer`
+# (built by the tests above) gives the native scores the page must match.
+rdpp_ensure_web_tools
+rdpp_ensure_chromium
+rdpp_build_site
+RDPP_BIN="$CARGO_TARGET_DIR/debug/rdpp" node --test --test-reporter=spec tests/e2e/site.test.mjs

@@ -210,7 +210,14 @@ pub fn apply_official(model: &mut Rdpp, part: StateDict, tensors: Vec<PackTensor
     let mut report = LoadReport::default();
     let renamed = rename(part, tensors, &mut report);
     let prefix = format!("{}.", part.module_prefix());
-    let filter = PathFilter::new().with_regex(format!("^{}\\.", part.module_prefix()));
+    // Plain predicates (burn-store's regex filters need its `std` feature, absent in the browser).
+    let in_part: fn(&str, &str) -> bool = match part {
+        StateDict::Teacher(_) => |path, _| path.starts_with("teacher."),
+        StateDict::Projection => |path, _| path.starts_with("projection."),
+        StateDict::Bottleneck => |path, _| path.starts_with("bottleneck."),
+        StateDict::Decoder => |path, _| path.starts_with("decoder."),
+    };
+    let filter = PathFilter::new().with_predicate(in_part);
     let mut applied = apply_named(model, renamed, Some(filter), true);
     // The other parts' parameters are not this state dict's business.
     applied.missing.retain(|p| p.starts_with(&prefix));

@@ -1,0 +1,5 @@
+//! Entry point of the site's WebAssembly (built by Trunk from `index.html`).
+
+fn main() {
+    rdpp_web::mount();
+}

@@ -1,0 +1,224 @@
+//! Fetching the site's files and model URLs with progress, and keeping verified weights in the
+//! browser's Cache Storage so a second visit starts without downloading.
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStreamDefaultReader, Response};
+
+use crate::error::{AppError, js_message};
+
+/// Cache Storage bucket for model weights (bump the suffix if the key scheme changes).
+const CACHE_NAME: &str = "rdpp-weights-v1";
+
+fn window() -> Result<web_sys::Window, AppError> {
+    web_sys::window().ok_or_else(|| AppError::Browser("no window (not running in a page)".into()))
+}
+
+async fn response(url: &str) -> Result<Response, AppError> {
+    let promise = window()?.fetch_with_str(url);
+    let resp = JsFuture::from(promise)
+        .await
+        .map_err(|e| AppError::Network {
+            url: url.to_owned(),
+            detail: js_message(&e),
+        })?;
+    let resp: Response = resp
+        .dyn_into()
+        .map_err(|_| AppError::Browser("fetch did not return a Response".into()))?;
+    if !resp.ok() {
+        return Err(AppError::http(url, resp.status()));
+    }
+    Ok(resp)
+}
+
+/// GET `url` and return its body; `progress(received, total)` is called as chunks arrive
+/// (`total` is 0 when the server does not say).
+pub async fn fetch_bytes(
+    url: &str,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Vec<u8>, AppError> {
+    let resp = response(url).await?;
+    let total = resp
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let network = |e: JsValue| AppError::Network {
+        url: url.to_owned(),
+        detail: js_message(&e),
+    };
+    let Some(body) = resp.body() else {
+        // No stream (e.g. an empty body): read it whole.
+        let buf = JsFuture::from(resp.array_buffer().map_err(network)?)
+            .await
+            .map_err(network)?;
+        let bytes = Uint8Array::new(&buf).to_vec();
+        progress(bytes.len() as u64, bytes.len() as u64);
+        return Ok(bytes);
+    };
+    let reader: ReadableStreamDefaultReader = body
+        .get_reader()
+        .dyn_into()
+        .map_err(|_| AppError::Browser("the response body cannot be read as a stream".into()))?;
+    let mut bytes = Vec::with_capacity(total as usize);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(network)?;
+        let done = Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        if done {
+            break;
+        }
+        let value = Reflect::get(&chunk, &"value".into()).map_err(network)?;
+        let part: Uint8Array = value
+            .dyn_into()
+            .map_err(|_| AppError::Browser("unexpected chunk type in the response".into()))?;
+        let start = bytes.len();
+        bytes.resize(start + part.length() as usize, 0);
+        part.copy_to(&mut bytes[start..]);
+        progress(bytes.len() as u64, total);
+    }
+    Ok(bytes)
+}
+
+/// GET `url` as text.
+pub async fn fetch_text(url: &str) -> Result<String, AppError> {
+    let bytes = fetch_bytes(url, |_, _| {}).await?;
+    String::from_utf8(bytes).map_err(|_| AppError::Network {
+        url: url.to_owned(),
+        detail: "the answer is not text".into(),
+    })
+}
+
+/// The cache key of a weights file: its URL and expected hash, so a changed file is a miss.
+fn cache_key(url: &str, sha256: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}rdpp-sha256={sha256}")
+}
+
+async fn open_cache() -> Option<web_sys::Cache> {
+    // Cache Storage exists only in secure contexts (https, localhost); elsewhere just skip it.
+    let caches = window().ok()?.caches().ok()?;
+    let cache = JsFuture::from(caches.open(CACHE_NAME)).await.ok()?;
+    cache.dyn_into().ok()
+}
+
+/// Weights from the cache, if present (the caller verifies the hash anyway).
+pub async fn cached(url: &str, sha256: &str) -> Option<Vec<u8>> {
+    let cache = open_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(&cache_key(url, sha256)))
+        .await
+        .ok()?;
+    if hit.is_undefined() || hit.is_null() {
+        return None;
+    }
+    let resp: Response = hit.dyn_into().ok()?;
+    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buf).to_vec())
+}
+
+/// Keep verified weights for the next visit (best effort: a full or missing cache is ignored).
+pub async fn store(url: &str, sha256: &str, bytes: &[u8]) {
+    let Some(cache) = open_cache().await else {
+        return;
+    };
+    let array = Uint8Array::from(bytes);
+    let Ok(resp) = Response::new_with_opt_buffer_source(Some(&array)) else {
+        return;
+    };
+    let _ = JsFuture::from(cache.put_with_str(&cache_key(url, sha256), &resp)).await;
+}
+
+/// Drop a cached entry that failed verification.
+pub async fn evict(url: &str, sha256: &str) {
+    if let Some(cache) = open_cache().await {
+        let _ = JsFuture::from(cache.delete_with_str(&cache_key(url, sha256))).await;
+    }
+}
+
+/// Let the browser paint and handle input between two images (a macrotask boundary).
+pub async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        } else {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Milliseconds since page load (high resolution).
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or(0.0)
+}
+
+/// Offer `bytes` as a download named `name`.
+pub fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), AppError> {
+    let array = js_sys::Array::of1(&Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts)
+        .map_err(|e| AppError::Browser(js_message(&e)))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)
+        .map_err(|e| AppError::Browser(js_message(&e)))?;
+    let doc = window()?
+        .document()
+        .ok_or_else(|| AppError::Browser("no document".into()))?;
+    let a: web_sys::HtmlAnchorElement = doc
+        .create_element("a")
+        .map_err(|e| AppError::Browser(js_message(&e)))?
+        .dyn_into()
+        .map_err(|_| AppError::Browser("cannot create a link".into()))?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// An object URL for showing a file's bytes in an `<img>`.
+pub fn object_url(bytes: &[u8], mime: &str) -> Option<String> {
+    let array = js_sys::Array::of1(&Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// Read a dropped or picked file.
+pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, AppError> {
+    let buf = JsFuture::from(file.array_buffer()).await.map_err(|e| {
+        AppError::Browser(format!(
+            "{}: cannot be read ({})",
+            file.name(),
+            js_message(&e)
+        ))
+    })?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn cache_keys_carry_the_hash() {
+        assert_eq!(
+            cache_key("m/model.safetensors", "ab"),
+            "m/model.safetensors?rdpp-sha256=ab"
+        );
+        assert_eq!(
+            cache_key("https://x/w?v=2", "ab"),
+            "https://x/w?v=2&rdpp-sha256=ab"
+        );
+    }
+}
