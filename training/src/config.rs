@@ -35,6 +35,9 @@ pub struct TrainConfig {
     pub beta1: f64,
     /// Adam β2 (both optimizers).
     pub beta2: f64,
+    /// Adam ε (both optimizers): PyTorch's default, which the official code uses (burn's own
+    /// default is 1e-5).
+    pub adam_epsilon: f64,
     /// Seed of data order, pseudo-anomalies and initialisation.
     pub seed: u64,
     /// Fraction of the normal training images held out for score calibration (never trained on).
@@ -83,6 +86,7 @@ impl Default for TrainConfig {
             lr_projection: 0.001,
             beta1: 0.5,
             beta2: 0.999,
+            adam_epsilon: 1e-8,
             seed: 111,
             holdout_fraction: 0.1,
             checkpoint_every: 50,
@@ -139,6 +143,15 @@ impl TrainConfig {
                 bail!("{name} must be a positive number (got {lr})");
             }
         }
+        let l = &self.losses;
+        if !(l.kd || l.reconstruction || l.contrast || l.ssot) {
+            bail!(
+                "every loss is turned off: keep at least one of kd, reconstruction, contrast, ssot"
+            );
+        }
+        if !(self.adam_epsilon > 0.0 && self.adam_epsilon < 1.0) {
+            bail!("adam_epsilon must be in (0, 1) (got {})", self.adam_epsilon);
+        }
         for (name, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {
                 bail!("{name} must be in [0, 1) (got {b})");
@@ -184,8 +197,14 @@ mod tests {
             (16, 2, 256, 111)
         );
         assert_eq!(
-            (c.lr_student, c.lr_projection, c.beta1, c.beta2),
-            (0.005, 0.001, 0.5, 0.999)
+            (
+                c.lr_student,
+                c.lr_projection,
+                c.beta1,
+                c.beta2,
+                c.adam_epsilon
+            ),
+            (0.005, 0.001, 0.5, 0.999, 1e-8)
         );
         assert_eq!(c.epochs_for(Some("carpet")), 10);
         assert_eq!(c.epochs_for(Some("zipper")), 300);
@@ -206,5 +225,13 @@ mod tests {
         assert!(format!("{e:#}").contains("lr_student"), "{e:#}");
         let e = TrainConfig::from_toml_str("backbone = \"vgg\"").unwrap_err();
         assert!(format!("{e:#}").contains("vgg"), "{e:#}");
+        let e = TrainConfig::from_toml_str("adam_epsilon = 0.0").unwrap_err();
+        assert!(format!("{e:#}").contains("adam_epsilon"), "{e:#}");
+        let off = "[losses]\nkd = false\nreconstruction = false\ncontrast = false\nssot = false\n";
+        let e = TrainConfig::from_toml_str(off).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("every loss is turned off"),
+            "{e:#}"
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! `rdpp-train`: train RD++ on a folder of normal images and export an rdpp bundle.
 
+mod bench;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +32,11 @@ enum Command {
     Train(TrainArgs),
     /// Write a synthetic data set with defects and masks (MVTec layout).
     Synth(SynthArgs),
+    /// Benchmark the training step (images/s, peak memory) side by side with PyTorch.
+    Bench(bench::BenchArgs),
+    /// (internal) one training-step measurement in a fresh process.
+    #[command(hide = true)]
+    BenchWorker(bench::WorkerArgs),
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -90,6 +97,9 @@ struct TrainArgs {
     /// Override: seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Ablations: turn losses off (comma separated: kd, reconstruction, contrast, ssot).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    without: Vec<LossName>,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     resume: bool,
@@ -108,6 +118,15 @@ struct TrainArgs {
     max_steps: Option<usize>,
 }
 
+/// A loss term that `--without` can turn off.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LossName {
+    Kd,
+    Reconstruction,
+    Contrast,
+    Ssot,
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum DTypeArg {
     F32,
@@ -119,9 +138,18 @@ struct SynthArgs {
     /// Output root (the category folder is created inside).
     #[arg(long)]
     out: PathBuf,
-    /// texture or object.
-    #[arg(long, default_value = "texture")]
-    kind: String,
+    /// Procedural image family: texture (a woven fabric) or object (a disc with a mark)
+    /// [default: texture]. Not allowed with --photo.
+    #[arg(long)]
+    kind: Option<String>,
+    /// A texture photo (any image format; grayscale is read as RGB): random windows of it replace
+    /// the procedural images.
+    #[arg(long, conflicts_with = "kind")]
+    photo: Option<PathBuf>,
+    /// Category folder written under --out [default: synthetic_texture, synthetic_object, or the
+    /// photo's file stem].
+    #[arg(long)]
+    category: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -131,6 +159,15 @@ struct SynthArgs {
     /// Normal training images.
     #[arg(long, default_value_t = 20)]
     n_train: usize,
+    /// Normal test images.
+    #[arg(long, default_value_t = 5)]
+    n_test_good: usize,
+    /// Anomalous test images per defect type.
+    #[arg(long, default_value_t = 3)]
+    n_test_defect: usize,
+    /// Defect types, comma-separated: cut_paste, hole, scratch, stain [default: all four].
+    #[arg(long, value_delimiter = ',')]
+    defects: Vec<String>,
 }
 
 fn device(b: BackendArg) -> Result<Device> {
@@ -152,7 +189,7 @@ fn device(b: BackendArg) -> Result<Device> {
 }
 
 fn synth(args: SynthArgs) -> Result<ExitCode> {
-    let kind = match args.kind.as_str() {
+    let kind = match args.kind.as_deref().unwrap_or("texture") {
         "texture" => SyntheticKind::Texture,
         "object" => SyntheticKind::Object,
         other => bail!("unknown kind {other:?}: texture or object"),
@@ -160,8 +197,47 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
     let mut spec = SyntheticSpec::new(kind, args.seed);
     spec.size = args.size;
     spec.n_train = args.n_train;
-    let g = rdpp_data::generate(&args.out, &spec)?;
-    eprintln!("wrote {}", g.dir.display());
+    spec.n_test_good = args.n_test_good;
+    spec.n_test_defect = args.n_test_defect;
+    if !args.defects.is_empty() {
+        spec.defects = args
+            .defects
+            .iter()
+            .map(|name| {
+                rdpp_data::DefectKind::ALL
+                    .into_iter()
+                    .find(|d| d.name() == name.trim())
+                    .with_context(|| {
+                        format!("unknown defect {name:?}: cut_paste, hole, scratch or stain")
+                    })
+            })
+            .collect::<Result<_>>()?;
+    }
+    let g = match &args.photo {
+        None => {
+            if let Some(c) = &args.category {
+                spec.category = c.clone();
+            }
+            rdpp_data::generate(&args.out, &spec)?
+        }
+        Some(path) => {
+            spec.category = match &args.category {
+                Some(c) => c.clone(),
+                None => path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .map(str::to_owned)
+                    .with_context(|| {
+                        format!("{}: no file stem; pass --category", path.display())
+                    })?,
+            };
+            // Decoded as `rdpp infer` decodes (OpenCV-like): grayscale, palette, 16-bit and
+            // alpha images all become 8-bit RGB.
+            let photo = rdpp_inference::image_io::read_rgb8(path, &DecodeLimits::default())?;
+            rdpp_data::generate_from_texture(&args.out, &photo, &spec)?
+        }
+    };
+    eprintln!("wrote {} ({} files)", g.dir.display(), g.files.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -184,6 +260,14 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     }
     if let Some(v) = args.seed {
         cfg.seed = v;
+    }
+    for loss in &args.without {
+        match loss {
+            LossName::Kd => cfg.losses.kd = false,
+            LossName::Reconstruction => cfg.losses.reconstruction = false,
+            LossName::Contrast => cfg.losses.contrast = false,
+            LossName::Ssot => cfg.losses.ssot = false,
+        }
     }
     cfg.validate()?;
     let layout = match args.layout {
@@ -453,6 +537,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => train(a),
         Command::Synth(a) => synth(a),
+        Command::Bench(a) => bench::run(a),
+        Command::BenchWorker(a) => bench::worker(a),
     };
     match result {
         Ok(code) => code,

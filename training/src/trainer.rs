@@ -17,7 +17,7 @@ use rdpp_model::teacher::Teacher;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::losses::{LossInputs, rdpp_loss};
+use crate::losses::{LossConfig, LossInputs, LossTerms, rdpp_loss};
 
 /// Normal training images, resized to the training size, HWC f32 in [0, 1].
 pub struct TrainSet {
@@ -114,6 +114,37 @@ pub fn to_batch<I: AsRef<[f32]>>(
     Tensor::from_data(TensorData::new(data, [images.len(), 3, size, size]), device)
 }
 
+/// The forward pass and losses of one training batch: the frozen teacher on the clean batch `x`
+/// and on the noisy batch `xn` (plain device, BatchNorm in inference mode), its features
+/// detached onto the autodiff graph, then the projection of both, OCBE + decoder on the clean
+/// projection, and [`rdpp_loss`].
+///
+/// `model` must be in training mode (`Rdpp::train`); its own teacher is not used. The trainer and
+/// `rdpp-train bench` both call this, so the benchmark times exactly the training step.
+pub fn step_losses(
+    teacher: &Teacher,
+    model: &Rdpp,
+    x: Tensor<4>,
+    xn: Tensor<4>,
+    losses: &LossConfig,
+) -> LossTerms {
+    let e = teacher.forward(x).map(|t| t.autodiff());
+    let en = teacher.forward(xn).map(|t| t.autodiff());
+    let p = model.projection.forward(e.clone());
+    let pn = model.projection.forward(en.clone());
+    let d = model.decoder.forward(model.bottleneck.forward(p.clone()));
+    rdpp_loss(
+        &LossInputs {
+            teacher: &e,
+            teacher_noisy: &en,
+            projected: &p,
+            projected_noisy: &pn,
+            decoded: &d,
+        },
+        losses,
+    )
+}
+
 /// Callback after each epoch (progress display, CSV, evaluation).
 pub type EpochHook<'a> = dyn FnMut(&EpochLog, &Rdpp) -> Result<()> + 'a;
 
@@ -161,7 +192,8 @@ impl Trainer<'_> {
         let teacher: Teacher = model.teacher.clone(); // frozen, plain device: BN in inference mode
         let adam = AdamConfig::new()
             .with_beta_1(cfg.beta1 as f32)
-            .with_beta_2(cfg.beta2 as f32);
+            .with_beta_2(cfg.beta2 as f32)
+            .with_epsilon(cfg.adam_epsilon as f32);
         let mut opt_student: ModuleOptimizer = adam.init();
         let mut opt_projection: ModuleOptimizer = adam.init();
         // Adam is per parameter: the OCBE's and the decoder's optimizers, with the same settings,
@@ -220,21 +252,7 @@ impl Trainer<'_> {
                     .collect();
                 let x = to_batch(&clean, self.data.size, cfg, &self.device);
                 let xn = to_batch(&noisy, self.data.size, cfg, &self.device);
-                let e = teacher.forward(x).map(|t| t.autodiff());
-                let en = teacher.forward(xn).map(|t| t.autodiff());
-                let p = model.projection.forward(e.clone());
-                let pn = model.projection.forward(en.clone());
-                let d = model.decoder.forward(model.bottleneck.forward(p.clone()));
-                let terms = rdpp_loss(
-                    &LossInputs {
-                        teacher: &e,
-                        teacher_noisy: &en,
-                        projected: &p,
-                        projected_noisy: &pn,
-                        decoded: &d,
-                    },
-                    &cfg.losses,
-                );
+                let terms = step_losses(&teacher, &model, x, xn, &cfg.losses);
                 let total = terms.total.clone().into_scalar::<f32>() as f64;
                 if !total.is_finite() {
                     bail!(
@@ -278,7 +296,7 @@ impl Trainer<'_> {
                     model.bottleneck =
                         opt_student.step(cfg.lr_student, model.bottleneck, acc_bn.grads());
                     model.decoder =
-                        opt_student.step(cfg.lr_student, model.decoder, acc_dec.grads());
+                        opt_decoder.step(cfg.lr_student, model.decoder, acc_dec.grads());
                     pending = 0;
                     state.steps += 1;
                     steps_here += 1;

@@ -317,3 +317,49 @@ fn bad_input_gets_specific_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("efficientnet_lite0"), "{}", text(&o));
 }
+
+/// `rdpp-train bench-worker` (what `rdpp-train bench` runs in a fresh process) times one tiny
+/// training step and prints one JSON measurement with a positive throughput and finite losses;
+/// `bench` refuses impossible sizes with a clear message.
+#[test]
+fn bench_worker_times_one_training_step_and_prints_json() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rdpp-train"))
+        .args([
+            "bench-worker",
+            "--backbone",
+            "efficientnet_lite0",
+            "--size",
+            "64",
+            "--batch",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--backend",
+            "flex",
+        ])
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("run rdpp-train bench-worker");
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in {stdout}"));
+    let m: serde_json::Value = serde_json::from_str(line).expect("parseable JSON");
+    assert_eq!(m["impl"], "rdpp-flex");
+    assert_eq!(m["batch"], 2);
+    assert_eq!(m["threads"], 2);
+    let ips = m["images_per_s"].as_f64().expect("images_per_s");
+    assert!(ips > 0.0 && ips.is_finite(), "{line}");
+    assert!(m["peak_rss_mb"].as_f64().unwrap() > 0.0, "{line}");
+    let total = m["first_losses"]["total"].as_f64().expect("first_losses");
+    assert!(total.is_finite() && total > 0.0, "{line}");
+
+    let o = train(&["bench", "--size", "100", "--no-torch"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("multiple of 32"), "{}", text(&o));
+}

@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// The PyTorch reference benchmark script.
     #[arg(long, default_value = "tests/parity/bench_torch.py")]
     torch_script: PathBuf,
+    /// Device of the PyTorch side: cpu, or cuda to compare a GPU backend with PyTorch on CUDA.
+    #[arg(long, default_value = "cpu")]
+    torch_device: String,
     /// Skip the PyTorch side.
     #[arg(long)]
     no_torch: bool,
@@ -80,8 +83,14 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot locate the rdpp executable")?;
     let torch_ok = !args.no_torch && torch_available(&args);
     println!(
-        "RD++ {} at {}×{}, {} thread(s), median of {} runs; backend {:?}",
-        args.backbone, args.size, args.size, args.threads, args.iters, args.backend
+        "RD++ {} at {}×{}, {} thread(s), median of {} runs; rdpp backend {:?}, PyTorch on {}",
+        args.backbone,
+        args.size,
+        args.size,
+        args.threads,
+        args.iters,
+        args.backend,
+        args.torch_device
     );
     let mut rows = Vec::new();
     for &batch in &args.batches {
@@ -118,6 +127,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 .args(["--runs", &args.iters.to_string()])
                 .args(["--warmup", &args.warmup.to_string()])
                 .args(["--size", &args.size.to_string()])
+                .args(["--device", &args.torch_device])
                 .output()
                 .context("cannot start the PyTorch benchmark")?;
             if out.status.success() {
@@ -179,10 +189,15 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
 
 fn torch_available(args: &BenchArgs) -> bool {
     // The reference script benchmarks the paper's model only.
+    let check = if args.torch_device.starts_with("cuda") {
+        "import torch, torchvision, scipy; assert torch.cuda.is_available()"
+    } else {
+        "import torch, torchvision, scipy"
+    };
     args.backbone == Backbone::WideResnet50_2
         && args.torch_script.is_file()
         && Command::new(&args.python)
-            .args(["-c", "import torch, torchvision, scipy"])
+            .args(["-c", check])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false)
