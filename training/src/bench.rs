@@ -16,12 +16,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::burn_pack::{Bytes, DType, Tensor as PackTensor};
 use clap::Args;
-use rdpp_inference::synthetic::{fill_with_formula, fnv1a64, formula_tensor, uniform};
-use rdpp_inference::weights::{StateDict, apply_official};
+use rdpp_inference::measure::{last_json_line, loadavg_1m, peak_rss_mb};
+use rdpp_inference::synthetic::{fill_official_formula, fill_with_formula, fnv1a64, uniform};
 use rdpp_model::teacher::Teacher;
 use rdpp_model::{Backbone, Rdpp, RdppConfig};
 use rdpp_training::TrainConfig;
@@ -394,36 +393,7 @@ fn torch_problem(args: &BenchArgs) -> Option<String> {
 }
 
 fn parse_last_json(stdout: &[u8]) -> Result<Measurement> {
-    let text = String::from_utf8_lossy(stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("no JSON result line")?;
-    serde_json::from_str(line).with_context(|| format!("not a measurement: {line}"))
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MB; NaN where unavailable.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-/// The one-minute load average (Linux), if readable.
-fn loadavg_1m() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    last_json_line(stdout).map_err(anyhow::Error::msg)
 }
 
 /// Fill every weight from the shared formula through the official PyTorch names listed in a
@@ -433,53 +403,8 @@ fn fill_official(model: &mut Rdpp, backbone: Backbone, keys_path: &Path) -> Resu
         .with_context(|| format!("{}: cannot read", keys_path.display()))?;
     let json: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not JSON", keys_path.display()))?;
-    let parts = [
-        (StateDict::Teacher(backbone), "teacher"),
-        (StateDict::Projection, "proj"),
-        (StateDict::Bottleneck, "bn"),
-        (StateDict::Decoder, "decoder"),
-    ];
-    for (part, prefix) in parts {
-        let entries = json[prefix]
-            .as_array()
-            .with_context(|| format!("{}: no {prefix:?} key list", keys_path.display()))?;
-        let mut tensors = Vec::new();
-        for entry in entries {
-            if entry["used"].as_bool() == Some(false) {
-                continue; // layer4, fc, conv4/bn4: never run
-            }
-            let key = entry["key"]
-                .as_str()
-                .with_context(|| format!("{}: a key is not a string", keys_path.display()))?;
-            let shape: Vec<usize> = entry["shape"]
-                .as_array()
-                .with_context(|| format!("{}: {key} has no shape", keys_path.display()))?
-                .iter()
-                .map(|d| d.as_u64().map(|d| d as usize))
-                .collect::<Option<_>>()
-                .with_context(|| format!("{}: {key} has a bad shape", keys_path.display()))?;
-            let Some(values) = formula_tensor(&format!("{prefix}.{key}"), &shape) else {
-                continue; // num_batches_tracked
-            };
-            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push(PackTensor::new(
-                key.to_string(),
-                DType::F32,
-                shape,
-                None,
-                Bytes::from_bytes_vec(bytes),
-            ));
-        }
-        let report = apply_official(model, part, tensors);
-        if !report.is_complete() || report.applied == 0 {
-            bail!(
-                "{}: the {prefix} keys do not fit this {backbone} model:\n{}",
-                keys_path.display(),
-                report.problems(10)
-            );
-        }
-    }
-    Ok(())
+    fill_official_formula(model, backbone, &json)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", keys_path.display()))
 }
 
 /// The benchmark input, HWC images in [0, 1], computed identically by the PyTorch script: clean
@@ -548,10 +473,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
 
     let teacher: Teacher = model.teacher.clone(); // frozen, plain device, as in the trainer
     let mut model = model.train();
-    let adam = AdamConfig::new()
-        .with_beta_1(cfg.beta1 as f32)
-        .with_beta_2(cfg.beta2 as f32)
-        .with_epsilon(cfg.adam_epsilon as f32);
+    let adam = cfg.adam();
     let mut opt_projection: ModuleOptimizer = adam.init();
     let mut opt_bottleneck: ModuleOptimizer = adam.init();
     let mut opt_decoder: ModuleOptimizer = adam.init();

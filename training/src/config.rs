@@ -111,6 +111,14 @@ impl TrainConfig {
         Ok(cfg)
     }
 
+    /// The Adam settings both optimizers share (betas and ε; learning rates are per step).
+    pub fn adam(&self) -> burn::optim::AdamConfig {
+        burn::optim::AdamConfig::new()
+            .with_beta_1(self.beta1 as f32)
+            .with_beta_2(self.beta2 as f32)
+            .with_epsilon(self.adam_epsilon as f32)
+    }
+
     /// Epochs for a category.
     pub fn epochs_for(&self, category: Option<&str>) -> usize {
         self.epochs

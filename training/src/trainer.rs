@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams};
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot, ModuleStore};
 use burn::tensor::Bytes;
@@ -190,10 +190,7 @@ impl Trainer<'_> {
             bail!("no training images");
         }
         let teacher: Teacher = model.teacher.clone(); // frozen, plain device: BN in inference mode
-        let adam = AdamConfig::new()
-            .with_beta_1(cfg.beta1 as f32)
-            .with_beta_2(cfg.beta2 as f32)
-            .with_epsilon(cfg.adam_epsilon as f32);
+        let adam = cfg.adam();
         let mut opt_student: ModuleOptimizer = adam.init();
         let mut opt_projection: ModuleOptimizer = adam.init();
         // Adam is per parameter: the OCBE's and the decoder's optimizers, with the same settings,

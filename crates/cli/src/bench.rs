@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use rdpp_inference::engine::detections_from_scale_maps;
+use rdpp_inference::measure::{last_json_line, peak_rss_mb};
 use rdpp_inference::rdpp_model::burn::prelude::*;
 use rdpp_inference::rdpp_model::{Backbone, RdppConfig};
 use serde::{Deserialize, Serialize};
@@ -204,26 +205,7 @@ fn torch_available(args: &BenchArgs) -> bool {
 }
 
 fn parse_last_json(stdout: &[u8]) -> Result<Measurement> {
-    let text = String::from_utf8_lossy(stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("no JSON result line")?;
-    Ok(serde_json::from_str(line)?)
-}
-
-/// Peak resident memory of this process (Linux `VmHWM`), in MB.
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
+    last_json_line(stdout).map_err(anyhow::Error::msg)
 }
 
 pub fn worker(args: WorkerArgs) -> Result<ExitCode> {

@@ -90,6 +90,68 @@ pub fn fill_with_formula(model: &mut rdpp_model::Rdpp) {
     debug_assert!(report.is_complete(), "{}", report.problems(5));
 }
 
+/// Fill every weight of `model` from the formula through the official PyTorch names listed in a
+/// parity key file (`tests/parity/make_fixtures.py` writes `<backbone>.keys.json`: per state dict
+/// `teacher`, `proj`, `bn`, `decoder`, entries `{"key", "shape"}`). This goes through the same
+/// renaming as the `.pth` importers and gives exactly the values the PyTorch reference fills.
+///
+/// # Errors
+/// A malformed key list, or keys that do not fit this backbone (the load report, by name).
+pub fn fill_official_formula(
+    model: &mut rdpp_model::Rdpp,
+    backbone: rdpp_model::Backbone,
+    keys: &serde_json::Value,
+) -> Result<(), String> {
+    use crate::weights::{StateDict, apply_official};
+    use burn::store::burn_pack::{Bytes, DType, Tensor as PackTensor};
+    use rdpp_model::burn;
+
+    let parts = [
+        (StateDict::Teacher(backbone), "teacher"),
+        (StateDict::Projection, "proj"),
+        (StateDict::Bottleneck, "bn"),
+        (StateDict::Decoder, "decoder"),
+    ];
+    for (part, prefix) in parts {
+        let entries = keys[prefix]
+            .as_array()
+            .ok_or_else(|| format!("no {prefix:?} key list"))?;
+        let mut tensors = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let key = entry["key"]
+                .as_str()
+                .ok_or_else(|| format!("{prefix}: a key is not a string"))?;
+            let shape: Vec<usize> = entry["shape"]
+                .as_array()
+                .and_then(|dims| {
+                    dims.iter()
+                        .map(|d| d.as_u64().map(|d| d as usize))
+                        .collect()
+                })
+                .ok_or_else(|| format!("{prefix}.{key}: no valid shape"))?;
+            let Some(values) = formula_tensor(&format!("{prefix}.{key}"), &shape) else {
+                continue; // num_batches_tracked: not a float weight
+            };
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push(PackTensor::new(
+                key.to_string(),
+                DType::F32,
+                shape,
+                None,
+                Bytes::from_bytes_vec(bytes),
+            ));
+        }
+        let report = apply_official(model, part, tensors);
+        if !report.is_complete() || report.applied == 0 {
+            return Err(format!(
+                "the {prefix} keys do not fit this {backbone} model: {}",
+                report.problems(10)
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
