@@ -132,39 +132,9 @@ if [ -z "${RDPP_TRAIN:-}" ] || [ -z "${RDPP_CLI:-}" ]; then
 fi
 [ -x "$RDPP_TRAIN" ] && [ -x "$RDPP_CLI" ] || die "no binaries at $RDPP_TRAIN / $RDPP_CLI"
 
-# The tensors the trainer writes are bit-identical run after run (and for 1, 2 or 4 threads), but burn's
-# safetensors writer emits the header's "__metadata__" entries (format, producer, version) in a per-process
-# random order (a hash map), so the file's bytes and sha256 would change from run to run. Put those entries in
-# sorted order (same header length; nothing else changes) and update the sha256 in the bundle's manifest.
-# A no-op once the writer is deterministic.
-canonicalize_bundle() {
-  "$PY" - "$1" <<'EOF'
-import hashlib, json, re, struct, sys
-
-folder = sys.argv[1]
-manifest_path = folder + "/manifest.json"
-text = open(manifest_path, encoding="utf-8").read()
-manifest = json.loads(text)
-weights_path = folder + "/" + manifest["weights"]["file"]
-data = open(weights_path, "rb").read()
-(n,) = struct.unpack("<Q", data[:8])
-header = data[8:8 + n].decode("utf-8")
-m = re.search(r'"__metadata__":(\{[^{}]*\})', header)
-if m:
-    meta = json.loads(m.group(1))
-    canon = json.dumps(dict(sorted(meta.items())), separators=(",", ":"), ensure_ascii=False)
-    assert len(canon) == len(m.group(1)), "canonical metadata has another length"
-    new_header = header[:m.start(1)] + canon + header[m.end(1):]
-    assert json.loads(new_header) == json.loads(header)
-    data = data[:8] + new_header.encode("utf-8") + data[8 + n:]
-old_sha = manifest["weights"]["sha256"]
-new_sha = hashlib.sha256(data).hexdigest()
-if new_sha != old_sha:
-    assert text.count(old_sha) == 1
-    open(weights_path, "wb").write(data)
-    open(manifest_path, "w", encoding="utf-8").write(text.replace(old_sha, new_sha))
-EOF
-}
+# The tensors the trainer writes are bit-identical run after run (and for 1, 2 or 4 threads), and the
+# bundle writer (rdpp_inference::bundle::weights_to_bytes) puts the safetensors header's metadata in sorted
+# order, so the files' sha256 is reproducible too.
 
 WORK="${RDPP_WORK:-$HOME/.cache/rdpp/default-models}"
 mkdir -p "$WORK" models samples
@@ -189,7 +159,6 @@ for id in "${selected[@]+"${selected[@]}"}"; do
   rm -rf -- "models/$id" "samples/$id"
   mkdir -p "models/$id" "samples/$id"
   cp "$dir/run/bundle/manifest.json" "$dir/run/bundle/model.safetensors" "$dir/run/report.md" "models/$id/"
-  canonicalize_bundle "models/$id"
   for k in 0 1 2; do
     cp "$dir/data/$id/test/good/00$k.png" "samples/$id/good_00$k.png"
   done

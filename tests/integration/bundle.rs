@@ -65,6 +65,31 @@ fn f32_round_trip_is_exact() {
     assert_eq!(maps(&model, &device), maps(&loaded.model, &device));
 }
 
+/// The same weights always give the same file (and sha256), whatever order burn's writer puts
+/// its header metadata in: each export builds a fresh hash map, so several exports would differ.
+#[test]
+fn exports_of_the_same_weights_are_byte_identical() {
+    let device = Device::flex();
+    let model = lite0(&device);
+    let first = weights_to_bytes(&model, WeightsDType::F16).expect("serialize");
+    for _ in 0..6 {
+        assert!(weights_to_bytes(&model, WeightsDType::F16).expect("serialize") == first);
+    }
+    let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&first[8..8 + n]).unwrap();
+    let meta = header["__metadata__"].as_object().expect("metadata");
+    let keys: Vec<&String> = meta.keys().collect();
+    let text = std::str::from_utf8(&first[8..8 + n]).unwrap();
+    let positions: Vec<usize> = keys
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "metadata keys in sorted order"
+    );
+}
+
 #[test]
 fn f16_round_trip_is_close_and_half_the_size() {
     let device = Device::flex();

@@ -292,10 +292,48 @@ pub fn weights_to_bytes(model: &Rdpp, dtype: WeightsDType) -> Result<Vec<u8>, Bu
             path: PathBuf::from(WEIGHTS_FILE),
             detail: e.to_string(),
         })?;
-    store.get_bytes().map_err(|e| BundleError::Weights {
+    let bytes = store.get_bytes().map_err(|e| BundleError::Weights {
         path: PathBuf::from(WEIGHTS_FILE),
         detail: e.to_string(),
-    })
+    })?;
+    Ok(canonical_metadata(bytes))
+}
+
+/// burn's safetensors writer emits the header's `__metadata__` entries from a hash map, in an
+/// order that changes from process to process, so the same weights would get another sha256 on
+/// every export. Rewrite that object with its entries sorted (same length, nothing else moves).
+fn canonical_metadata(mut bytes: Vec<u8>) -> Vec<u8> {
+    const KEY: &str = "\"__metadata__\":";
+    let Some(n) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    else {
+        return bytes;
+    };
+    let Some(header) = bytes
+        .get(8..8 + n)
+        .and_then(|h| std::str::from_utf8(h).ok())
+    else {
+        return bytes;
+    };
+    let Some(start) = header.find(KEY).map(|i| i + KEY.len()) else {
+        return bytes;
+    };
+    let Some(len) = header[start..].find('}').map(|i| i + 1) else {
+        return bytes;
+    };
+    let object = &header[start..start + len];
+    let Ok(entries) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(object)
+    else {
+        return bytes;
+    };
+    let Ok(sorted) = serde_json::to_string(&entries) else {
+        return bytes;
+    };
+    if sorted.len() == len {
+        bytes[8 + start..8 + start + len].copy_from_slice(sorted.as_bytes());
+    }
+    bytes
 }
 
 /// Build a manifest for weights bytes.
