@@ -223,13 +223,18 @@ async fn load_listed(ctx: Ctx, id: String) {
 
 async fn load_url(ctx: Ctx, url: String, label: String) {
     if let Err(e) = try_load_url(ctx, &url, &label).await {
-        ctx.phase.set(if engine().is_some() {
-            Phase::Ready
-        } else {
-            Phase::Failed
-        });
+        settle_after_failed_load(ctx);
         ctx.error(format!("model {label}: {e}"));
     }
+}
+
+/// After a model failed to load: the previous model, if any, stays in use.
+fn settle_after_failed_load(ctx: Ctx) {
+    ctx.phase.set(if engine().is_some() {
+        Phase::Ready
+    } else {
+        Phase::Failed
+    });
 }
 
 async fn try_load_url(ctx: Ctx, url: &str, label: &str) -> Result<(), AppError> {
@@ -379,11 +384,7 @@ async fn take_files(ctx: Ctx, files: Vec<web_sys::File>) {
     });
     if !bundle.is_empty() {
         if let Err(e) = take_bundle(ctx, bundle).await {
-            ctx.phase.set(if engine().is_some() {
-                Phase::Ready
-            } else {
-                Phase::Failed
-            });
+            settle_after_failed_load(ctx);
             ctx.error(e);
         }
     }
@@ -464,8 +465,7 @@ async fn run_queue(ctx: Ctx) {
                 // Keep them queued; a model loaded later restarts the queue.
                 break;
             }
-            net::yield_now().await;
-            sleep_ms(50).await;
+            net::sleep_ms(50).await;
             continue;
         }
         let Some(id) = QUEUE.with(|q| q.borrow_mut().pop_front()) else {
@@ -475,15 +475,6 @@ async fn run_queue(ctx: Ctx) {
         net::yield_now().await;
     }
     BUSY.with(|b| *b.borrow_mut() = false);
-}
-
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 async fn process(ctx: Ctx, id: usize) {

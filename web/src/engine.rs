@@ -69,6 +69,18 @@ pub struct BackendInfo {
     pub adapter: Option<AdapterInfo>,
 }
 
+impl BackendInfo {
+    /// The CPU backend, with an optional warning saying why it is used.
+    pub fn cpu(warning: Option<String>) -> Self {
+        Self {
+            gpu: false,
+            label: "CPU (WebAssembly)".into(),
+            warning,
+            adapter: None,
+        }
+    }
+}
+
 thread_local! {
     // burn's wgpu runtime initialises once per page; later calls reuse this device.
     static WGPU_DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
@@ -87,7 +99,7 @@ pub async fn probe_adapter() -> Result<Option<AdapterInfo>, AppError> {
     }
     let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into())
         .ok()
-        .and_then(|f| f.dyn_into_function())
+        .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
         .ok_or_else(|| AppError::Browser("navigator.gpu.requestAdapter is missing".into()))?;
     let promise = request
         .call0(&gpu)
@@ -144,30 +156,10 @@ pub async fn probe_adapter() -> Result<Option<AdapterInfo>, AppError> {
     }))
 }
 
-trait DynIntoFunction {
-    fn dyn_into_function(self) -> Option<js_sys::Function>;
-}
-
-impl DynIntoFunction for JsValue {
-    fn dyn_into_function(self) -> Option<js_sys::Function> {
-        wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(self).ok()
-    }
-}
-
 /// Pick and initialise the backend for `choice`. Never fails: without a usable WebGPU the CPU is
 /// used and the returned info says why.
 pub async fn init_backend(choice: BackendChoice) -> (Device, BackendInfo) {
-    let cpu = |warning: Option<String>| {
-        (
-            Device::flex(),
-            BackendInfo {
-                gpu: false,
-                label: "CPU (WebAssembly)".into(),
-                warning,
-                adapter: None,
-            },
-        )
-    };
+    let cpu = |warning: Option<String>| (Device::flex(), BackendInfo::cpu(warning));
     if choice == BackendChoice::Cpu {
         return cpu(None);
     }
@@ -284,12 +276,7 @@ impl Engine {
             self.manifest.clone(),
             self.weights.clone(),
             Device::flex(),
-            BackendInfo {
-                gpu: false,
-                label: "CPU (WebAssembly)".into(),
-                warning: Some(format!("WebGPU failed ({why}); switched to the CPU.")),
-                adapter: None,
-            },
+            BackendInfo::cpu(Some(format!("WebGPU failed ({why}); switched to the CPU."))),
         )
     }
 

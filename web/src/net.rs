@@ -142,9 +142,14 @@ pub async fn evict(url: &str, sha256: &str) {
 
 /// Let the browser paint and handle input between two images (a macrotask boundary).
 pub async fn yield_now() {
+    sleep_ms(0).await;
+}
+
+/// Resume after `ms` milliseconds (a `setTimeout`), letting the page run meanwhile.
+pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
         } else {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
