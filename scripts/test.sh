@@ -38,15 +38,31 @@ else
   echo "note: RDPP_OFFLINE is set; the real-weights importer test will be skipped" >&2
 fi
 
+# The site is built (dist/, exactly as scripts/site.sh does) in the background while the Rust tests
+# build and run: on a cold machine that is over an hour of compiling on 2 cores, and one cargo build
+# leaves cores idle in its serial stretches (front ends, linking) that the other fills.
+site_pid=""
+if [ -z "${RDPP_SKIP_WEB:-}" ]; then
+  site_log="$(mktemp)"
+  ( rdpp_ensure_web_tools && rdpp_ensure_chromium && rdpp_build_site ) >"$site_log" 2>&1 &
+  site_pid=$!
+  trap 'kill "$site_pid" 2>/dev/null || true' EXIT
+fi
+
 cargo test --workspace --locked "$@"
 
-if [ -n "${RDPP_SKIP_WEB:-}" ]; then
+if [ -z "$site_pid" ]; then
   echo "note: RDPP_SKIP_WEB is set; the site build and browser tests are skipped" >&2
   exit 0
 fi
-# The site: build dist/ exactly as scripts/site.sh does, then drive it in Chromium. `rdpp infer`
-# (built by the tests above) gives the native scores the page must match.
-rdpp_ensure_web_tools
-rdpp_ensure_chromium
-rdpp_build_site
+echo "waiting for the site build (log: $site_log)..."
+if ! wait "$site_pid"; then
+  cat "$site_log"
+  echo "error: building the site failed (log above)" >&2
+  exit 1
+fi
+trap - EXIT
+tail -n 5 "$site_log"
+# Drive the site in Chromium. `rdpp infer` (built by the tests above) gives the native scores the
+# page must match.
 RDPP_BIN="$CARGO_TARGET_DIR/debug/rdpp" node --test --test-reporter=spec tests/e2e/site.test.mjs

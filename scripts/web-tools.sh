@@ -6,6 +6,15 @@ rdpp_wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 
+# The tools only drive the build, so a quick optimized build of them is plenty: trunk's own release
+# profile asks for fat LTO with one codegen unit, which costs more than the rest of its build on 2
+# cores. Config (these variables) overrides the installed package's profile. A temporary target dir
+# keeps the tools' artifacts out of the project's caches.
+rdpp_cargo_install() {
+  env -u CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install "$@"
+}
+
 rdpp_ensure_web_tools() {
   if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
     echo "installing the wasm32-unknown-unknown Rust target..."
@@ -14,14 +23,14 @@ rdpp_ensure_web_tools() {
   local want
   want="$(rdpp_wasm_bindgen_version)"
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-    echo "installing wasm-bindgen-cli $want (about 10 minutes on 2 cores, once)..."
+    echo "installing wasm-bindgen-cli $want (a few minutes on 2 cores, once)..."
     # Not --locked: its lockfile pins a crate version the registry no longer has.
-    cargo install wasm-bindgen-cli --version "$want" --force
+    rdpp_cargo_install wasm-bindgen-cli --version "$want" --force
   fi
   if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "0.21.14" ]; then
-    echo "installing trunk 0.21.14 (about 15 minutes on 2 cores, once)..."
+    echo "installing trunk 0.21.14 (several minutes on 2 cores, once)..."
     # 0.22 needs a newer rustc than this project's minimum.
-    cargo install trunk --version 0.21.14 --locked --force
+    rdpp_cargo_install trunk --version 0.21.14 --locked --force
   fi
   if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
