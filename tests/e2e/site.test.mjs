@@ -8,10 +8,12 @@
 // samples, waits for the heatmaps, and checks: the score equals `rdpp infer` on the same image and
 // bundle within 1e-3, the defect's map peaks inside its ground-truth mask, both backends agree,
 // a non-image file and broken model URLs give specific errors, and no request leaves the site.
+// Last, it runs the README's first command (scripts/site.sh) itself and clicks a bundled defective
+// sample on the page it serves.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -222,5 +224,43 @@ test('broken model URLs give specific errors and the page keeps its model', { ti
     assert.equal(await page.getAttribute('#fatal', 'data-fatal'), null, 'no internal error');
   } finally {
     await browser.close();
+  }
+});
+
+test("the README's first command serves the demo: a bundled defect lights up inside its mask", { timeout: 4 * TIMEOUT }, async () => {
+  // scripts/site.sh as a user runs it (tools present, dist/ up to date), on a free port. It is a
+  // process group leader so that stopping it stops the server it execs.
+  const site = spawn('bash', [join(ROOT, 'scripts/site.sh')], {
+    cwd: ROOT, env: { ...process.env, PORT: '0' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const served = new Promise((ok, fail) => {
+    site.stdout.on('data', (d) => {
+      log += d;
+      const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log);
+      if (m) ok(m[1]);
+    });
+    site.stderr.on('data', (d) => { log += d; });
+    site.on('exit', (code) => fail(new Error(`scripts/site.sh exited (${code}) before serving:\n${log.slice(-3000)}`)));
+  });
+  let browser;
+  try {
+    const base = await served;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    const page = await browser.newPage();
+    await page.goto(`${base}?backend=cpu`, { waitUntil: 'domcontentloaded' });
+    await waitReady(page);
+    await page.locator('button.sample[data-label="defect"]').first().click();
+    const r = await cardResult(page, basename(defect.image));
+    assert.equal(r.status, 'done', r.text);
+    const card = page.locator(`article.card[data-file="${basename(defect.image)}"]`).last();
+    assert.equal(await card.getAttribute('data-verdict'), 'defect', 'the defective sample is called a defect');
+    const heat = card.locator('canvas.heat');
+    assert.ok(await heat.isVisible(), 'the card shows the heatmap');
+    assert.ok(await heat.evaluate((c) => c.width > 0 && c.height > 0), 'the heatmap has been drawn');
+    assert.ok(await peakInMask(page, `${base}${defect.mask}`, r.peak), `the hottest point ${r.peak} is outside the mask`);
+  } finally {
+    await browser?.close();
+    try { process.kill(-site.pid, 'SIGTERM'); } catch { /* already gone */ }
   }
 });

@@ -8,7 +8,10 @@ use rdpp_model::{Backbone, Rdpp, RdppConfig};
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // From the environment `cargo test` sets, so a build cache shared between checkouts never
+    // points at another checkout's files.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()

@@ -16,7 +16,10 @@ use serde_json::Value;
 const REL_TOL: f64 = 1e-4;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // From the environment `cargo test` sets, so a build cache shared between checkouts never
+    // points at another checkout's files.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
         .parent()
         .expect("training/ has a parent")
         .to_path_buf()

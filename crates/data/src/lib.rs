@@ -24,6 +24,17 @@ pub mod rng;
 pub mod simplex;
 pub mod synthetic;
 
+/// A file under this crate's `tests/data/`. The directory comes from the environment `cargo test`
+/// sets when it runs the tests, so a build cache shared between checkouts never points a test at
+/// another checkout's files; the compile-time value is the fallback.
+#[cfg(test)]
+pub(crate) fn test_data(name: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from)
+        .join("tests/data")
+        .join(name)
+}
+
 pub use error::DataError;
 pub use layout::{DatasetIndex, Layout, TestSample, scan};
 pub use load::{

@@ -228,10 +228,7 @@ mod tests {
         struct Reference {
             cases: Vec<Case>,
         }
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/noise_reference.json"
-        );
+        let path = crate::test_data("noise_reference.json");
         let r: Reference =
             serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("parse");
         let case = &r.cases[1];

@@ -419,10 +419,7 @@ mod tests {
     }
 
     fn reference() -> Reference {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/noise_reference.json"
-        );
+        let path = crate::test_data("noise_reference.json");
         let text = std::fs::read_to_string(path).expect("noise_reference.json");
         serde_json::from_str(&text).expect("parse noise reference")
     }

@@ -16,7 +16,11 @@ struct Case {
 }
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/masks")
+    // From the environment `cargo test` sets, so a build cache shared between checkouts never
+    // points at another checkout's files.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+        .join("tests/data/masks")
 }
 
 #[test]

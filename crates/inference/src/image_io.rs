@@ -405,11 +405,17 @@ mod tests {
     //! on the committed files (printed by `tests/data/make_images.py`).
     use super::*;
 
-    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/");
+    /// `tests/data/` of this crate, from the environment `cargo test` sets (a build cache shared
+    /// between checkouts must not point at another checkout), else the compile-time value.
+    fn data_dir() -> std::path::PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from)
+            .join("tests/data")
+    }
 
     fn bytes(name: &str) -> Vec<u8> {
-        let path = format!("{DATA}{name}");
-        std::fs::read(&path).unwrap_or_else(|e| panic!("test file {path}: {e}"))
+        let path = data_dir().join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("test file {}: {e}", path.display()))
     }
 
     fn decode(name: &str) -> Result<RgbImage, ImageError> {
@@ -643,11 +649,11 @@ mod tests {
     #[cfg(feature = "std")]
     #[test]
     fn read_rgb8_reads_files_and_reports_missing_ones() {
-        let path = std::path::Path::new(DATA).join("rgb8.png");
+        let path = data_dir().join("rgb8.png");
         let img = read_rgb8(&path, &DecodeLimits::default()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(img.dimensions(), (3, 2));
 
-        let missing = std::path::Path::new(DATA).join("does_not_exist.png");
+        let missing = data_dir().join("does_not_exist.png");
         let err = read_rgb8(&missing, &DecodeLimits::default()).expect_err("missing");
         assert!(matches!(err, ImageError::Io { .. }), "{err:?}");
         assert!(
