@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the default models of the demo site, bit for bit, on the CPU:
 #
-#   bash scripts/make-default-model.sh            # every default model (about 5 minutes each on 2 cores)
+#   bash scripts/make-default-model.sh            # every default model (about 3½ minutes each on 2 cores)
 #   bash scripts/make-default-model.sh brick      # only the named ones (the list is rewritten with all
 #                                                 # models whose bundles are present)
 #   bash scripts/make-default-model.sh --list     # no training: re-score the samples, rewrite the list
@@ -45,9 +45,10 @@
 #
 # Determinism: every random draw is seeded (generator seeds below, training seed 111). Checked: the generator
 # writes byte-identical data sets run after run and on other CPUs (AMD EPYC and Intel Xeon); training on the
-# CPU (flex) gives bit-identical tensors run after run and with 1, 2 or 4 threads; two full runs of this
-# script wrote byte-identical models/, samples/ and models/manifest.json (and the final brick twice). RAYON_NUM_THREADS defaults to 2 all
-# the same. Not checked: other builds (this script builds the dev profile) and other CPUs for the training
+# CPU (flex, multi-threaded and SIMD since burn's `rayon`/`simd` features are on) gives bit-identical tensors
+# run after run and with 1 or 2 threads (brick rebuilt with RAYON_NUM_THREADS=1 and =2: the same sha256);
+# earlier, single-threaded scalar builds trained slightly different weights. RAYON_NUM_THREADS defaults to 2
+# all the same. Not checked: other builds (this script builds the dev profile) and other CPUs for the training
 # (their kernels may round differently). Scratch space: $RDPP_WORK (default ~/.cache/rdpp/default-models),
 # wiped per model. Binaries: built here with cargo (CARGO_TARGET_DIR defaults to ~/.cache/rdpp/target), or
 # given as RDPP_TRAIN=/path/rdpp-train RDPP_CLI=/path/rdpp.
