@@ -25,19 +25,20 @@ for (const f of wasmFiles) {
     if (!existsSync(wasmOpt)) {
       console.error('site-post-build: wasm-opt missing (run `npm ci`); the wasm is left unoptimized');
     } else {
-      // wasm-opt takes minutes: keep its output by the input's hash, so an unchanged wasm is
-      // optimized once (rebuilds and test runs reuse it).
+      // Only the features Chromium enables by default (SIMD included): `--all-features` output
+      // fails to instantiate.
+      const flags = [`-O${level}`, '--strip-debug', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
+        '--enable-sign-ext', '--enable-mutable-globals', '--enable-simd'];
+      // wasm-opt takes minutes: keep its output by the hash of the input and the flags, so an
+      // unchanged wasm is optimized once (rebuilds and test runs reuse it).
       const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'rdpp', 'wasm-opt');
-      const key = createHash('sha256').update(readFileSync(path)).digest('hex');
-      const cached = join(cacheDir, `${key}-O${level}.wasm`);
+      const key = createHash('sha256').update(readFileSync(path)).update(flags.join(' ')).digest('hex');
+      const cached = join(cacheDir, `${key}.wasm`);
       if (existsSync(cached)) {
         copyFileSync(cached, path);
       } else {
         const out = path + '.opt';
-        // Only the features Chromium enables by default: `--all-features` output fails to instantiate.
-        execFileSync(wasmOpt, [`-O${level}`, '--strip-debug', '--enable-bulk-memory',
-          '--enable-nontrapping-float-to-int', '--enable-sign-ext', '--enable-mutable-globals',
-          path, '-o', out], { stdio: 'inherit' });
+        execFileSync(wasmOpt, [...flags, path, '-o', out], { stdio: 'inherit' });
         mkdirSync(cacheDir, { recursive: true });
         copyFileSync(out, cached + '.tmp');
         renameSync(cached + '.tmp', cached);
