@@ -246,8 +246,8 @@ test("the README's first command serves the demo: a bundled defect lights up ins
   let browser;
   try {
     const base = await served;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    const page = await browser.newPage();
+    let page;
+    ({ browser, page } = await openPage('cpu', { webgpu: false }));
     await page.goto(`${base}?backend=cpu`, { waitUntil: 'domcontentloaded' });
     await waitReady(page);
     await page.locator('button.sample[data-label="defect"]').first().click();

@@ -30,7 +30,10 @@ pub mod synthetic;
 #[cfg(test)]
 pub(crate) fn test_data(name: &str) -> std::path::PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from)
+        .map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        )
         .join("tests/data")
         .join(name)
 }

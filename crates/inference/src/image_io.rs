@@ -409,7 +409,10 @@ mod tests {
     /// between checkouts must not point at another checkout), else the compile-time value.
     fn data_dir() -> std::path::PathBuf {
         std::env::var_os("CARGO_MANIFEST_DIR")
-            .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), std::path::PathBuf::from)
+            .map_or_else(
+                || env!("CARGO_MANIFEST_DIR").into(),
+                std::path::PathBuf::from,
+            )
             .join("tests/data")
     }
 
