@@ -93,7 +93,7 @@ SAMPLE_DEFECTS=(hole scratch stain)   # samples/ID/defect_000..002.png: test/<ty
 export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-2}"
 
 synth_args() {  # everything after `rdpp-train synth --out DIR --category ID`; also recorded in the list
-  echo "${SOURCE[$1]} --size $SIZE --n-train $N_TRAIN --n-test-good $N_TEST_GOOD --n-test-defect $N_TEST_DEFECT"
+  echo "${SOURCE[$1]} --input-size $SIZE --n-train $N_TRAIN --n-test-good $N_TEST_GOOD --n-test-defect $N_TEST_DEFECT"
 }
 
 say() { echo "make-default-model: $*" >&2; }
@@ -153,7 +153,7 @@ for id in "${selected[@]+"${selected[@]}"}"; do
   start=$(date +%s)
   echo "holdout_fraction = $HOLDOUT" > "$dir/train.toml"
   (cd "$dir" && "$RDPP_TRAIN" train --data data --category "$id" --config train.toml \
-    --backbone efficientnet_lite0 --teacher "$TEACHER" --image-size "$SIZE" --backend flex --dtype f16 \
+    --backbone efficientnet_lite0 --teacher "$TEACHER" --input-size "$SIZE" --backend flex --dtype f16 \
     --epochs "${EPOCHS[$id]}" --batch-size "$BATCH" --seed "$SEED" --out run)
   say "$id: trained in $(( $(date +%s) - start )) s"
 

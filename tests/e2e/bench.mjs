@@ -60,7 +60,7 @@ try {
 } finally {
   server.close();
 }
-const out = execFileSync(RDPP, ['bench', '--backbone', manifest.backbone, '--size', String(manifest.input_size),
+const out = execFileSync(RDPP, ['bench', '--backbone', manifest.backbone, '--input-size', String(manifest.input_size),
   '--batches', '1', '--iters', String(N), '--warmup', '1', '--threads', '2', '--backend', 'flex', '--no-torch'],
   { encoding: 'utf8' });
 const native = JSON.parse(out.trim().split('\n').filter((l) => l.startsWith('{')).pop()).ms_per_image;

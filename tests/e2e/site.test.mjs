@@ -175,9 +175,23 @@ async function checkBackend(backend, webgpu) {
     assert.match(bad.text, /notes\.txt/);
     assert.match(bad.text, /not a supported image file/);
 
-    // The sensitivity slider moves the verdict without running the network again.
+    // Verdicts at the calibrated threshold (sensitivity 0.5): both sides, one sample each.
+    const threshold = JSON.parse(readFileSync(join(bundleDir, 'manifest.json'), 'utf8')).calibration.image_threshold;
+    assert.ok(g.score < threshold && d.score > threshold,
+      `the calibrated threshold ${threshold} separates good ${g.score} from defect ${d.score}`);
+    const goodCard = page.locator(`article.card[data-file="${basename(good.image)}"]`).last();
+    const defectCard = page.locator(`article.card[data-file="${basename(defect.image)}"]`).last();
+    assert.equal(await goodCard.getAttribute('data-verdict'), 'good', 'the good sample is called good');
+    assert.equal(await defectCard.getAttribute('data-verdict'), 'defect', 'the defective sample is called a defect');
+
+    // The sensitivity slider moves the verdict without running the network again: at 1 the
+    // threshold is a quarter of the calibrated one, below the good sample's score.
+    assert.ok(g.score > threshold / 4, `good ${g.score} is above the lowered threshold ${threshold / 4}`);
     await page.locator('#sensitivity').fill('1');
-    assert.equal(await page.locator(`article.card[data-file="${basename(good.image)}"]`).getAttribute('data-status'), 'done');
+    await page.locator(`article.card[data-file="${basename(good.image)}"][data-verdict="defect"]`).last()
+      .waitFor({ timeout: TIMEOUT });
+    assert.equal(await goodCard.getAttribute('data-status'), 'done');
+    assert.equal(Number(await goodCard.getAttribute('data-score')), g.score, 'the score is not recomputed');
 
     assert.deepEqual(problems, [], 'no CSP violations or page errors');
     const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'));

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use rdpp_inference::synthetic::fill_official_formula;
 use rdpp_model::burn::prelude::*;
 use rdpp_model::{Backbone, Rdpp, RdppConfig};
+use rdpp_testkit::fill_official_formula;
 use serde_json::Value;
 
 pub fn repo_root() -> PathBuf {

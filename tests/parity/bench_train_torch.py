@@ -1,7 +1,7 @@
 """PyTorch eager benchmark of one RD++ training step, the twin of `rdpp-train bench`.
 
-The step is the one `training/src/trainer.rs` runs (SPEC §7), written here the same way so that both
-sides do the same work:
+The step is the one `training/src/trainer.rs` runs (docs/method.md §7), written here the same way so
+that both sides do the same work:
 
     teacher (eval mode, no_grad) on the clean and the noisy batch -> E, Ñ
     P = proj(E), P̃ = proj(Ñ) (train mode), D = decoder(OCBE(P)) (train mode: BatchNorm batch statistics)

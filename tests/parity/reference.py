@@ -1,6 +1,6 @@
 """PyTorch reference of the official RD++ inference (Tien et al., CVPR 2023).
 
-Written from the method description in shared/SPEC.md and a reading of the official code
+Written from the method description in docs/method.md and a reading of the official code
 (tientrandinh/Revisiting-Reverse-Distillation); it is our own code, kept small so that every
 step can be compared with the Rust port:
 

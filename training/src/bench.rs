@@ -1,43 +1,40 @@
 //! `rdpp-train bench`: training throughput (images/s) and peak memory of one RD++ optimizer step,
 //! measured in a fresh worker process, side by side with the same step in PyTorch eager
-//! (`tests/parity/bench_train_torch.py`) when PyTorch is installed.
+//! (`tests/parity/bench_train_torch.py`, embedded in the binary) when PyTorch is installed. The
+//! worker process, the PyTorch side and the table are [`rdpp_testkit::bench`]'s; this module says
+//! what one measurement does.
 //!
 //! The timed step is exactly the trainer's: [`step_losses`] (teacher on the clean and the noisy
 //! batch, projection, OCBE, decoder, the four losses), reading the loss scalars, backward, and the
 //! three Adam steps (projection, OCBE, decoder), with gradient accumulation 1. Weights come from
-//! the shared formula (speed does not depend on their values); when the parity key list
-//! `tests/fixtures/parity/<backbone>.keys.json` is at hand they are filled through the official
-//! PyTorch names, exactly as the PyTorch script fills its modules, and the input is a formula both
+//! the shared formula (speed does not depend on their values), filled through the official
+//! PyTorch names exactly as the PyTorch script fills its modules, and the input is a formula both
 //! sides compute identically, so the first step's loss terms of the two sides can be compared.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use burn::module::Module;
+use anyhow::{Result, bail};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use clap::Args;
-use rdpp_inference::measure::{last_json_line, loadavg_1m, peak_rss_mb};
-use rdpp_inference::synthetic::{fill_official_formula, fill_with_formula, fnv1a64, uniform};
-use rdpp_model::teacher::Teacher;
-use rdpp_model::{Backbone, Rdpp, RdppConfig};
+use rdpp_data::rng::{fnv1a64, uniform_at as uniform};
+use rdpp_inference::Backend;
+use rdpp_model::{Backbone, RdppConfig};
+use rdpp_testkit::bench::{Comparison, MeasuredRun, Quantity, TorchBench, TorchSide, median};
+use rdpp_testkit::fill_official_names;
+use rdpp_testkit::measure::{loadavg_1m, peak_rss_mb};
+use rdpp_testkit::options::SideBySide;
 use rdpp_training::TrainConfig;
-use rdpp_training::trainer::{step_losses, to_batch};
+use rdpp_training::trainer::{Student, step_losses, to_batch};
 use serde::{Deserialize, Serialize};
-
-use crate::{BackendArg, device};
 
 /// Options of `rdpp-train bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Teacher backbone of the trained model.
-    #[arg(long, value_parser = parse_backbone, default_value = "wide_resnet50_2")]
-    backbone: Backbone,
-    /// Training image size (a multiple of 32).
-    #[arg(long, default_value_t = 256)]
-    size: usize,
+    /// What to run on each side.
+    #[command(flatten)]
+    side: SideBySide,
     /// Images per batch.
     #[arg(long, default_value_t = 16)]
     batch: usize,
@@ -47,42 +44,15 @@ pub struct BenchArgs {
     /// Untimed optimizer steps before timing (both sides).
     #[arg(long, default_value_t = 1)]
     warmup: usize,
-    /// CPU threads (rdpp's thread pool and torch.set_num_threads).
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// rdpp backend.
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: BackendArg,
-    /// Python interpreter for the PyTorch side.
-    #[arg(long, default_value = "python3")]
-    python: String,
-    /// The PyTorch reference of the training step.
-    #[arg(long, default_value = "tests/parity/bench_train_torch.py")]
-    torch_script: PathBuf,
-    /// Device of the PyTorch side.
-    #[arg(long, value_enum, default_value = "cpu")]
-    torch_device: TorchDevice,
-    /// Skip the PyTorch side.
-    #[arg(long)]
-    no_torch: bool,
-}
-
-/// Where the PyTorch side runs.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TorchDevice {
-    /// CPU, `--threads` threads.
-    Cpu,
-    /// The first CUDA GPU.
-    Cuda,
 }
 
 /// Options of the hidden `bench-worker` subcommand (one measurement in a fresh process).
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
-    #[arg(long, value_parser = parse_backbone)]
+    #[arg(long, value_enum)]
     backbone: Backbone,
-    #[arg(long)]
-    size: usize,
+    #[arg(long = "input-size", alias = "size", alias = "image-size")]
+    input_size: usize,
     #[arg(long)]
     batch: usize,
     #[arg(long)]
@@ -90,11 +60,7 @@ pub struct WorkerArgs {
     #[arg(long)]
     warmup: usize,
     #[arg(long, value_enum)]
-    backend: BackendArg,
-    /// The parity key list of the backbone: fill the weights through the official names (as the
-    /// PyTorch script does), so that both sides start from the same weights.
-    #[arg(long)]
-    official_keys: Option<PathBuf>,
+    backend: Backend,
 }
 
 /// The first step's loss terms (before any update).
@@ -156,20 +122,9 @@ pub struct Measurement {
     pub loadavg_1m: Option<f64>,
 }
 
-fn parse_backbone(s: &str) -> Result<Backbone, String> {
-    Backbone::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = Backbone::ALL.iter().map(|b| b.name()).collect();
-        format!("unknown backbone {s:?}; one of {}", names.join(", "))
-    })
-}
-
-fn backend_name(b: BackendArg) -> String {
-    format!("{b:?}").to_lowercase()
-}
-
 fn check_shape(size: usize, batch: usize, steps: usize) -> Result<()> {
     if size < 32 || !size.is_multiple_of(32) {
-        bail!("--size {size}: the size must be a positive multiple of 32");
+        bail!("--input-size {size}: the size must be a positive multiple of 32");
     }
     if batch == 0 {
         bail!("--batch must be at least 1");
@@ -180,105 +135,73 @@ fn check_shape(size: usize, batch: usize, steps: usize) -> Result<()> {
     Ok(())
 }
 
-/// The parity key list of a backbone: under the working directory (the repository root), else in
-/// the source tree this binary was built from; `None` when neither exists.
-fn official_keys_path(backbone: Backbone) -> Option<PathBuf> {
-    let rel = Path::new("tests/fixtures/parity").join(format!("{}.keys.json", backbone.name()));
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&rel);
-    [rel, built_from].into_iter().find(|p| p.is_file())
-}
-
 /// `rdpp-train bench`: run the worker, then the PyTorch script, and print both side by side.
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    check_shape(args.size, args.batch, args.steps)?;
-    if args.threads == 0 {
+    check_shape(args.side.input_size, args.batch, args.steps)?;
+    if args.side.threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let exe = std::env::current_exe().context("cannot locate the rdpp-train executable")?;
     println!(
         "RD++ training step, {} at {}×{}, batch {}, {} thread(s), median of {} step(s) after {} warm-up; \
          rdpp backend {}",
-        args.backbone,
-        args.size,
-        args.size,
+        args.side.backbone,
+        args.side.input_size,
+        args.side.input_size,
         args.batch,
-        args.threads,
+        args.side.threads,
         args.steps,
         args.warmup,
-        backend_name(args.backend)
+        args.side.backend
     );
     if args.batch < 2 {
         println!("note: with batch 1 the SSOT loss is zero (it compares different samples).");
     }
-    let keys = official_keys_path(args.backbone);
-    let mut worker = Command::new(&exe);
-    worker
-        .args(["bench-worker", "--backbone", args.backbone.name()])
-        .args(["--size", &args.size.to_string()])
-        .args(["--batch", &args.batch.to_string()])
-        .args(["--steps", &args.steps.to_string()])
-        .args(["--warmup", &args.warmup.to_string()])
-        .args(["--backend", &backend_name(args.backend)])
-        .env("RAYON_NUM_THREADS", args.threads.to_string())
-        .stderr(Stdio::inherit());
-    if let Some(keys) = &keys {
-        worker.arg("--official-keys").arg(keys);
-    }
     eprintln!("rdpp: running the worker …");
-    let out = worker
-        .output()
-        .context("cannot start the benchmark worker")?;
-    if !out.status.success() {
-        bail!(
-            "benchmark worker failed ({}); its messages are above",
-            out.status
-        );
-    }
-    let rdpp = parse_last_json(&out.stdout).context("benchmark worker output")?;
+    let rdpp: Measurement = MeasuredRun::worker(args.side.threads)?
+        .flag("--backbone", args.side.backbone)
+        .flag("--input-size", args.side.input_size)
+        .flag("--batch", args.batch)
+        .flag("--steps", args.steps)
+        .flag("--warmup", args.warmup)
+        .flag("--backend", args.side.backend.name())
+        .show_messages()
+        .measure()?;
 
-    let torch_problem = if args.no_torch {
-        Some("--no-torch".to_string())
+    let torch_side = if args.side.no_torch {
+        Err("--no-torch".to_string())
     } else {
-        torch_problem(&args)
+        TorchSide::prepare(
+            &args.side.python,
+            TorchBench::Training,
+            args.side.torch_script.as_deref(),
+            args.side.torch_device.is_cuda(),
+        )
     };
-    let torch = match &torch_problem {
-        Some(_) => None,
-        None => {
-            eprintln!("PyTorch: running {} …", args.torch_script.display());
-            let device = match args.torch_device {
-                TorchDevice::Cpu => "cpu",
-                TorchDevice::Cuda => "cuda",
-            };
-            let out = Command::new(&args.python)
-                .arg(&args.torch_script)
-                .args(["--backbone", args.backbone.name()])
-                .args(["--threads", &args.threads.to_string()])
-                .args(["--batch", &args.batch.to_string()])
-                .args(["--steps", &args.steps.to_string()])
-                .args(["--warmup", &args.warmup.to_string()])
-                .args(["--size", &args.size.to_string()])
-                .args(["--device", device])
-                .stderr(Stdio::inherit())
-                .output()
-                .with_context(|| format!("cannot start {}", args.python))?;
-            if out.status.success() {
-                match parse_last_json(&out.stdout) {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        eprintln!("PyTorch benchmark: unreadable output: {e:#}");
-                        None
-                    }
-                }
-            } else {
-                eprintln!(
-                    "PyTorch benchmark failed ({}); its messages are above",
-                    out.status
-                );
-                None
-            }
-        }
-    };
-    print_table(&rdpp, torch.as_ref(), torch_problem.as_deref());
+    let torch: Option<Measurement> = torch_side.as_ref().ok().and_then(|side| {
+        eprintln!("PyTorch: running {} …", side.script());
+        side.run()
+            .flag("--backbone", args.side.backbone)
+            .flag("--threads", args.side.threads)
+            .flag("--batch", args.batch)
+            .flag("--steps", args.steps)
+            .flag("--warmup", args.warmup)
+            .flag("--size", args.side.input_size)
+            .flag("--device", args.side.torch_device.name())
+            .show_messages()
+            .measure_or_report()
+    });
+    let mut table = Comparison::new(
+        "batch",
+        vec![
+            Quantity::new("images/s", 3).higher_is_better("speed ×", "faster"),
+            Quantity::new("ms/step", 0),
+            Quantity::new("peak RSS MB", 0).lower_is_better("memory ×", "smaller"),
+        ],
+    );
+    let values = |m: &Measurement| vec![m.images_per_s, m.ms_per_step, m.peak_rss_mb];
+    table.push(args.batch, values(&rdpp), torch.as_ref().map(values));
+    table.print(torch_side.as_ref().err().map(String::as_str));
+    print_details(&rdpp, torch.as_ref());
     println!("{}", serde_json::to_string(&rdpp)?);
     if let Some(t) = &torch {
         println!("{}", serde_json::to_string(t)?);
@@ -286,53 +209,24 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The memory figure of a measurement that can be compared across sides, with its name.
-fn memory(m: &Measurement) -> (f64, &'static str) {
-    match m.peak_cuda_allocated_mb {
-        Some(v) => (v, "CUDA allocated"),
-        None => (m.peak_rss_mb, "RSS"),
-    }
-}
-
-fn print_table(rdpp: &Measurement, torch: Option<&Measurement>, problem: Option<&str>) {
-    println!(
-        "{:<14} {:>10} {:>12} {:>12} {:>16}",
-        "", "images/s", "ms/step", "peak MB", "memory measure"
-    );
-    let row = |m: &Measurement| {
-        let (mb, kind) = memory(m);
+/// What only the training benchmark reports under the table: PyTorch's CUDA memory, the machine
+/// load, and the first step's losses of both sides.
+fn print_details(rdpp: &Measurement, torch: Option<&Measurement>) {
+    if let Some(mb) = torch.and_then(|t| t.peak_cuda_allocated_mb) {
         println!(
-            "{:<14} {:>10.3} {:>12.0} {:>12.0} {:>16}",
-            m.implementation, m.images_per_s, m.ms_per_step, mb, kind
+            "PyTorch peak CUDA allocation {mb:.0} MB (tensors only; rdpp's GPU memory is not \
+             measured, so memory × compares the processes' host memory)"
         );
-    };
-    row(rdpp);
+    }
     let load = |m: &Measurement| {
         m.loadavg_1m
             .map(|l| format!("{l:.2}"))
             .unwrap_or_else(|| "?".into())
     };
     let Some(t) = torch else {
-        println!(
-            "PyTorch not measured ({}). Load average (1 min) at the end of the run: {}",
-            problem.unwrap_or("its run failed; its messages are above"),
-            load(rdpp)
-        );
+        println!("load average (1 min) at the end of the run: {}", load(rdpp));
         return;
     };
-    row(t);
-    let (rm, rk) = memory(rdpp);
-    let (tm, tk) = memory(t);
-    let mem_ratio = if rk == tk {
-        format!("{:.2}", rm / tm)
-    } else {
-        format!("n/a ({rk} vs {tk})")
-    };
-    println!(
-        "rdpp / PyTorch: speed × {:.2} (images/s; above 1 means rdpp is faster), memory × {mem_ratio} \
-         (below 1 means rdpp is smaller)",
-        rdpp.images_per_s / t.images_per_s
-    );
     println!(
         "load average (1 min) at the end of each run: rdpp {}, PyTorch {}",
         load(rdpp),
@@ -367,44 +261,11 @@ fn print_table(rdpp: &Measurement, torch: Option<&Measurement>, problem: Option<
                 }
             );
         }
-        _ => println!("first-step losses not compared (weights not filled through official names)"),
+        _ => println!(
+            "first-step losses not compared (a side did not report them, or the weights were not \
+             filled through the official names)"
+        ),
     }
-}
-
-/// Why the PyTorch side cannot run, or `None` when it can.
-fn torch_problem(args: &BenchArgs) -> Option<String> {
-    if !args.torch_script.is_file() {
-        return Some(format!(
-            "{} not found; run from the repository root or pass --torch-script",
-            args.torch_script.display()
-        ));
-    }
-    match Command::new(&args.python)
-        .args(["-c", "import torch, torchvision, scipy"])
-        .output()
-    {
-        Ok(o) if o.status.success() => None,
-        Ok(_) => Some(format!(
-            "torch, torchvision or scipy not importable by {}; install them to compare",
-            args.python
-        )),
-        Err(e) => Some(format!("cannot run {}: {e}", args.python)),
-    }
-}
-
-fn parse_last_json(stdout: &[u8]) -> Result<Measurement> {
-    last_json_line(stdout).map_err(anyhow::Error::msg)
-}
-
-/// Fill every weight from the shared formula through the official PyTorch names listed in a
-/// parity key file (`tests/parity/make_fixtures.py` writes it), as the PyTorch script does.
-fn fill_official(model: &mut Rdpp, backbone: Backbone, keys_path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(keys_path)
-        .with_context(|| format!("{}: cannot read", keys_path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not JSON", keys_path.display()))?;
-    fill_official_formula(model, backbone, &json)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", keys_path.display()))
 }
 
 /// The benchmark input, HWC images in [0, 1], computed identically by the PyTorch script: clean
@@ -441,38 +302,32 @@ pub fn bench_images(batch: usize, size: usize) -> (Vec<Vec<f32>>, Vec<Vec<f32>>)
 
 /// The hidden `bench-worker`: time the training step and print one JSON line.
 pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
-    check_shape(args.size, args.batch, args.steps)?;
-    let device = device(args.backend)?;
+    check_shape(args.input_size, args.batch, args.steps)?;
+    let device = args.backend.device()?;
     let cfg = TrainConfig {
         backbone: args.backbone,
-        image_size: args.size,
+        image_size: args.input_size,
         batch_size: args.batch,
         grad_accumulation: 1,
         ..TrainConfig::default()
     };
     let t0 = Instant::now();
     let mut model = RdppConfig::new(args.backbone).init(&device);
-    let weights = match &args.official_keys {
-        Some(p) => {
-            fill_official(&mut model, args.backbone, p)?;
-            "formula-official-names"
-        }
-        None => {
-            fill_with_formula(&mut model);
-            "formula-burn-names"
-        }
-    };
+    // The official names, derived from the model: the weights the PyTorch script fills.
+    fill_official_names(&mut model, args.backbone).map_err(anyhow::Error::msg)?;
+    let weights = "formula-official-names";
     eprintln!(
         "rdpp: model built and filled in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
-    let (clean, noisy) = bench_images(args.batch, args.size);
-    let x = to_batch(&clean, args.size, &cfg, &device);
-    let xn = to_batch(&noisy, args.size, &cfg, &device);
+    let (clean, noisy) = bench_images(args.batch, args.input_size);
+    let x = to_batch(&clean, args.input_size, &cfg, &device);
+    let xn = to_batch(&noisy, args.input_size, &cfg, &device);
     drop((clean, noisy));
 
-    let teacher: Teacher = model.teacher.clone(); // frozen, plain device, as in the trainer
-    let mut model = model.train();
+    // Frozen teacher on the plain device, student on the autodiff device: as in the trainer.
+    let (teacher, student) = Student::split(model);
+    let mut student = student.train();
     let adam = cfg.adam();
     let mut opt_projection: ModuleOptimizer = adam.init();
     let mut opt_bottleneck: ModuleOptimizer = adam.init();
@@ -482,7 +337,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let mut times = Vec::with_capacity(args.steps);
     for step in 0..args.warmup + args.steps {
         let start = Instant::now();
-        let terms = step_losses(&teacher, &model, x.clone(), xn.clone(), &cfg.losses);
+        let terms = step_losses(&teacher, &student, x.clone(), xn.clone(), &cfg.losses);
         // The trainer reads every term each batch; reading forces the forward pass to finish.
         let scalar = |t: &Tensor<1>| t.clone().into_scalar::<f32>() as f64;
         let values = LossValues {
@@ -497,12 +352,12 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
         }
         first_losses.get_or_insert(values);
         let mut grads = terms.total.backward();
-        let g_proj = GradientsParams::from_module(&mut grads, &model.projection);
-        let g_bn = GradientsParams::from_module(&mut grads, &model.bottleneck);
-        let g_dec = GradientsParams::from_module(&mut grads, &model.decoder);
-        model.projection = opt_projection.step(cfg.lr_projection, model.projection, g_proj);
-        model.bottleneck = opt_bottleneck.step(cfg.lr_student, model.bottleneck, g_bn);
-        model.decoder = opt_decoder.step(cfg.lr_student, model.decoder, g_dec);
+        let g_proj = GradientsParams::from_module(&mut grads, &student.projection);
+        let g_bn = GradientsParams::from_module(&mut grads, &student.bottleneck);
+        let g_dec = GradientsParams::from_module(&mut grads, &student.decoder);
+        student.projection = opt_projection.step(cfg.lr_projection, student.projection, g_proj);
+        student.bottleneck = opt_bottleneck.step(cfg.lr_student, student.bottleneck, g_bn);
+        student.decoder = opt_decoder.step(cfg.lr_student, student.decoder, g_dec);
         device
             .sync()
             .map_err(|e| anyhow::anyhow!("the device failed during step {step}: {e:?}"))?;
@@ -519,18 +374,12 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
             times.push(ms);
         }
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let mid = times.len() / 2;
-    let median = if times.len().is_multiple_of(2) {
-        (times[mid - 1] + times[mid]) / 2.0
-    } else {
-        times[mid]
-    };
+    let median = median(&times);
     let m = Measurement {
-        implementation: format!("rdpp-{}", backend_name(args.backend)),
-        device: backend_name(args.backend),
+        implementation: format!("rdpp-{}", args.backend),
+        device: args.backend.name().into(),
         backbone: args.backbone.name().into(),
-        size: args.size,
+        size: args.input_size,
         batch: args.batch,
         threads: std::env::var("RAYON_NUM_THREADS")
             .ok()
@@ -539,8 +388,8 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
         warmup: args.warmup,
         images_per_s: args.batch as f64 / (median / 1000.0),
         ms_per_step: median,
-        ms_per_step_min: times[0],
-        ms_per_step_max: times[times.len() - 1],
+        ms_per_step_min: times.iter().copied().fold(f64::INFINITY, f64::min),
+        ms_per_step_max: times.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         peak_rss_mb: peak_rss_mb(),
         peak_cuda_allocated_mb: None,
         first_losses,

@@ -1,35 +1,47 @@
-//! Scoring images with a (trained) model, evaluation on a labelled test set, and score
-//! calibration on held-out normal images.
+//! Scoring image files with a (trained) model exactly as inference does, evaluation on a
+//! labelled test set, and score calibration on held-out normal images.
 
-use anyhow::{Result, anyhow};
-use burn::prelude::*;
-use rdpp_inference::Calibration;
-use rdpp_inference::engine::detections_from_scale_maps;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
+use rdpp_inference::{Calibration, Detector, RgbView};
 use rdpp_metrics::EvaluationReport;
-use rdpp_model::Rdpp;
 
-use crate::config::TrainConfig;
+/// Anomaly maps (f32, at the model's input size) and image scores of a list of images.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scored {
+    /// One map per image.
+    pub maps: Vec<Vec<f32>>,
+    /// One score per image (the map's maximum).
+    pub scores: Vec<f64>,
+}
 
-/// Anomaly maps (smoothed, f64 → f32) and image scores of HWC [0,1] images at `size`.
-pub fn score_images(
-    model: &Rdpp,
-    images: &[&[f32]],
-    size: usize,
-    cfg: &TrainConfig,
-    device: &Device,
-) -> Result<(Vec<Vec<f32>>, Vec<f64>)> {
-    let mut maps = Vec::with_capacity(images.len());
-    let mut scores = Vec::with_capacity(images.len());
-    for chunk in images.chunks(8) {
-        let x = crate::trainer::to_batch(chunk, size, cfg, device);
-        let detections =
-            detections_from_scale_maps(model.scale_maps(x), size).map_err(|e| anyhow!(e))?;
-        for d in detections {
-            scores.push(d.score);
-            maps.push(d.map.data.iter().map(|&v| v as f32).collect());
+/// Images per forward pass when scoring files.
+const SCORE_BATCH: usize = 8;
+
+/// Decode image files as `rdpp infer` does (the same decoder and limits).
+pub fn read_images<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<image::RgbImage>> {
+    let limits = DecodeLimits::default();
+    paths
+        .iter()
+        .map(|p| read_rgb8(p.as_ref(), &limits).context("reading the evaluation images"))
+        .collect()
+}
+
+/// Score decoded images exactly as `rdpp infer` does (the same resize, normalization and map
+/// post-processing, through [`Detector`]), so that calibration and evaluation see the inputs a
+/// user's images get.
+pub fn score_images(detector: &Detector, images: &[image::RgbImage]) -> Result<Scored> {
+    let mut out = Scored::default();
+    for chunk in images.chunks(SCORE_BATCH) {
+        let views: Vec<RgbView> = chunk.iter().map(RgbView::from).collect();
+        for d in detector.detect(&views)? {
+            out.scores.push(d.score);
+            out.maps.push(d.map_f32());
         }
     }
-    Ok((maps, scores))
+    Ok(out)
 }
 
 /// Quantile (linear interpolation, like numpy's default) of unsorted values.

@@ -1,4 +1,4 @@
-//! RD++'s four losses (SPEC §7). Each is switchable for ablations.
+//! RD++'s four losses (docs/method.md §7.3). Each is switchable for ablations.
 
 use burn::prelude::*;
 use burn::tensor::module::adaptive_avg_pool2d;
@@ -12,7 +12,7 @@ const EPS: f64 = 1e-8;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContrastMode {
-    /// The paper (and SPEC): push them apart, `max(0, cos − 0.5)`.
+    /// The paper (docs/method.md §7.3): push them apart, `max(0, cos − 0.5)`.
     Push,
     /// What the official code computes: `CosineEmbeddingLoss(margin=−0.5)` with target +1, i.e.
     /// `1 − cos` (pulls them together; the margin is unused for positive targets).
@@ -314,9 +314,15 @@ mod tests {
         };
         let t = rdpp_loss(&inputs, &cfg);
         assert_eq!(scalar(t.ssot.clone()), 0.0);
-        let expect = scalar(t.kd.clone())
-            + 0.2 * (0.01 * scalar(t.reconstruction.clone()) + 0.1 * scalar(t.contrast.clone()))
-                / 1.11;
-        assert!((scalar(t.total) - expect).abs() < 1e-6);
+        // Each term by hand. Samples: f = (1, 0), (0, 1); g = (2, 0), (1, 0); cosines 1 and 0.
+        // KD(E = f, D = g): mean(0, 1) = 0.5 per scale -> 1.5.
+        assert!((scalar(t.kd.clone()) - 1.5).abs() < 1e-6);
+        // Reconstruction(P̃ = g, P = f), one pixel per sample: also 0.5 per scale -> 1.5.
+        assert!((scalar(t.reconstruction.clone()) - 1.5).abs() < 1e-6);
+        // Contrast (push) between Ñ = g and P = f: mean(max(0, 1 − 0.5), max(0, 0 − 0.5)) = 0.25
+        // per scale -> 0.75 (Ñ = P would give 1.5: the test tells the inputs apart).
+        assert!((scalar(t.contrast.clone()) - 0.75).abs() < 1e-6);
+        // Total: 1.5 + 0.2·(0 + 0.01·1.5 + 0.1·0.75)/1.11 = 1.5 + 0.018/1.11 = 1.5162162.
+        assert!((scalar(t.total) - (1.5 + 0.018 / 1.11)).abs() < 1e-6);
     }
 }

@@ -1,21 +1,22 @@
-//! `rdpp-train`: train RD++ on a folder of normal images and export an rdpp bundle.
+//! `rdpp-train`: train RD++ on a folder of normal images and export an rdpp bundle. The steps
+//! of a run are library functions ([`rdpp_training::pipeline`]); this file holds the command
+//! line and the progress display.
 
 mod bench;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rdpp_data::{Layout, SyntheticKind, SyntheticSpec};
-use rdpp_inference::bundle::{self, Provenance, WeightsDType};
+use rdpp_inference::Backend;
+use rdpp_inference::bundle::{Provenance, WeightsDType};
 use rdpp_inference::image_io::DecodeLimits;
-use rdpp_model::{Backbone, RdppConfig};
-use rdpp_training::evaluate::{calibrate, evaluate, score_images};
-use rdpp_training::trainer::{EpochLog, TrainSet, Trainer};
+use rdpp_model::Backbone;
+use rdpp_training::pipeline::{self, BestEpoch, MetricsLog, TestSet, fmt_metric};
+use rdpp_training::trainer::{EpochLog, Trainer};
 use rdpp_training::{TrainConfig, noise};
 
 /// Train RD++ (Tien et al., CVPR 2023) on normal images.
@@ -44,13 +45,6 @@ enum LayoutKind {
     Mvtec,
     Btad,
     Folder,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum BackendArg {
-    Flex,
-    Wgpu,
-    Cuda,
 }
 
 #[derive(Args, Debug)]
@@ -83,17 +77,17 @@ struct TrainArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Override: teacher backbone.
-    #[arg(long)]
-    backbone: Option<String>,
+    #[arg(long, value_enum)]
+    backbone: Option<Backbone>,
     /// Override: epochs.
     #[arg(long)]
     epochs: Option<usize>,
     /// Override: batch size.
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Override: image size.
-    #[arg(long)]
-    image_size: Option<usize>,
+    /// Override: the network's input size (images are resized to it; a multiple of 32).
+    #[arg(long = "input-size", alias = "image-size", alias = "size")]
+    input_size: Option<usize>,
     /// Override: seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -109,10 +103,10 @@ struct TrainArgs {
     paper_protocol: bool,
     /// Compute backend.
     #[arg(long, value_enum, default_value = "flex")]
-    backend: BackendArg,
+    backend: Backend,
     /// Bundle precision.
     #[arg(long, value_enum, default_value = "f32")]
-    dtype: DTypeArg,
+    dtype: WeightsDType,
     /// Stop after this many optimizer steps (a checkpoint is written; continue with --resume).
     #[arg(long, hide = true)]
     max_steps: Option<usize>,
@@ -125,12 +119,6 @@ enum LossName {
     Reconstruction,
     Contrast,
     Ssot,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum DTypeArg {
-    F32,
-    F16,
 }
 
 #[derive(Args, Debug)]
@@ -153,8 +141,13 @@ struct SynthArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Image size.
-    #[arg(long, default_value_t = 256)]
+    /// Image size (square).
+    #[arg(
+        long = "input-size",
+        alias = "size",
+        alias = "image-size",
+        default_value_t = 256
+    )]
     size: u32,
     /// Normal training images.
     #[arg(long, default_value_t = 20)]
@@ -168,24 +161,6 @@ struct SynthArgs {
     /// Defect types, comma-separated: cut_paste, hole, scratch, stain [default: all four].
     #[arg(long, value_delimiter = ',')]
     defects: Vec<String>,
-}
-
-fn device(b: BackendArg) -> Result<Device> {
-    match b {
-        BackendArg::Flex => Ok(Device::flex()),
-        #[cfg(feature = "wgpu")]
-        BackendArg::Wgpu => Device::wgpu_options().init().map_err(|e| {
-            anyhow::anyhow!("no usable GPU adapter for wgpu ({e}); use --backend flex")
-        }),
-        #[cfg(not(feature = "wgpu"))]
-        BackendArg::Wgpu => bail!("built without the wgpu feature"),
-        #[cfg(feature = "cuda")]
-        BackendArg::Cuda => Ok(Device::cuda(0)),
-        #[cfg(not(feature = "cuda"))]
-        BackendArg::Cuda => bail!(
-            "built without CUDA; rebuild with `--features cuda` on a machine with an NVIDIA driver"
-        ),
-    }
 }
 
 fn synth(args: SynthArgs) -> Result<ExitCode> {
@@ -241,13 +216,14 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn train(args: TrainArgs) -> Result<ExitCode> {
+/// The configuration: the paper's defaults, then the TOML file, then the flags.
+fn config(args: &TrainArgs) -> Result<TrainConfig> {
     let mut cfg = match &args.config {
         Some(p) => TrainConfig::from_toml_file(p)?,
         None => TrainConfig::default(),
     };
-    if let Some(b) = &args.backbone {
-        cfg.backbone = Backbone::from_name(b).with_context(|| format!("unknown backbone {b:?}"))?;
+    if let Some(b) = args.backbone {
+        cfg.backbone = b;
     }
     if let Some(v) = args.epochs {
         cfg.epochs = Some(v);
@@ -255,7 +231,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     if let Some(v) = args.batch_size {
         cfg.batch_size = v;
     }
-    if let Some(v) = args.image_size {
+    if let Some(v) = args.input_size {
         cfg.image_size = v;
     }
     if let Some(v) = args.seed {
@@ -270,7 +246,11 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         }
     }
     cfg.validate()?;
-    let layout = match args.layout {
+    Ok(cfg)
+}
+
+fn layout(args: &TrainArgs) -> Result<Layout> {
+    Ok(match args.layout {
         LayoutKind::Mvtec => Layout::MvTec {
             root: args.data.clone(),
             category: args
@@ -291,119 +271,66 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             test_defect: args.test_defect.clone(),
             masks: args.masks.clone(),
         },
-    };
-    let size = cfg.image_size;
-    let index = rdpp_data::scan(&layout)?;
-    let limits = DecodeLimits::default();
-    let (train_images, report) = rdpp_data::load_train(&index, size, &limits)?;
-    for (path, why) in &report.skipped {
-        eprintln!("warning: skipped {}: {why}", path.display());
-    }
-    eprintln!(
-        "training images: {} loaded, {} skipped",
-        report.loaded,
-        report.skipped.len()
-    );
-    let (test, test_report) = rdpp_data::load_test(&index, size, &limits)?;
-    for (path, why) in &test_report.skipped {
-        eprintln!("warning: skipped test image {}: {why}", path.display());
-    }
+    })
+}
 
-    // Hold-out normal images for calibration, chosen deterministically from the seed.
-    let n_hold = ((train_images.len() as f64) * cfg.holdout_fraction).round() as usize;
-    let n_hold = if train_images.len() - n_hold < 1 {
-        0
-    } else {
-        n_hold
-    };
-    let order = rdpp_training::trainer::epoch_order(train_images.len(), cfg.seed ^ 0xCA11B, 0);
-    let (hold_idx, train_idx) = order.split_at(n_hold);
-    let data = TrainSet {
-        size,
-        images: train_idx
-            .iter()
-            .map(|&i| train_images[i].rgb.clone())
-            .collect(),
-    };
-    let holdout: Vec<&[f32]> = hold_idx
-        .iter()
-        .map(|&i| train_images[i].rgb.as_slice())
-        .collect();
-
-    let device = device(args.backend)?;
-    // Seeded initialisation: the same seed gives the same student, run after run.
-    device.seed(cfg.seed);
-    let mut model = RdppConfig::new(cfg.backbone).init(&device);
-    load_teacher(&mut model, &cfg, &args.teacher, &device)?;
-    let epochs = cfg.epochs_for(args.category.as_deref());
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    std::fs::write(args.out.join("config.toml"), toml::to_string_pretty(&cfg)?)?;
-
-    let batches = data.images.len().div_ceil(cfg.batch_size);
-    let bar = ProgressBar::new((epochs * batches) as u64);
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} epoch {msg} [{elapsed_precise}] {bar:30} {pos}/{len} batches, eta {eta}",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let csv_path = args.out.join("metrics.csv");
-    if !args.resume || !csv_path.exists() {
-        std::fs::write(
-            &csv_path,
-            "epoch,loss,kd,reconstruction,contrast,ssot,images_per_s,image_auroc,pixel_auroc,aupro\n",
-        )?;
+    bar
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    let cfg = config(&args)?;
+    let data = pipeline::prepare_data(&layout(&args)?, &cfg)?;
+    for (path, why) in &data.skipped_train {
+        eprintln!("warning: skipped {}: {why}", path.display());
     }
-    let test_masks: Option<Vec<Vec<bool>>> = test
-        .iter()
-        .map(|s| s.mask.as_ref().map(|m| m.iter().map(|&v| v > 0).collect()))
-        .collect();
-    let mut best: Option<(f64, usize, rdpp_model::Rdpp)> = None;
+    eprintln!(
+        "training images: {} loaded, {} skipped",
+        data.loaded,
+        data.skipped_train.len()
+    );
+    for (path, why) in &data.skipped_test {
+        eprintln!("warning: skipped test image {}: {why}", path.display());
+    }
+    let device = args.backend.device()?;
+    let (model, teacher_said) = pipeline::build_model(&cfg, &args.teacher, &device)?;
+    eprintln!("{teacher_said}");
+    let epochs = cfg.epochs_for(args.category.as_deref());
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    std::fs::write(args.out.join("config.toml"), toml::to_string_pretty(&cfg)?)?;
+
+    let test = TestSet::new(&data.test)?;
+    let batches = data.train.images.len().div_ceil(cfg.batch_size);
+    let bar = progress_bar((epochs * batches) as u64);
+    let metrics = MetricsLog::open(&args.out, args.resume)?;
+    let mut best = BestEpoch::default();
     let mut hook = |log: &EpochLog, model: &rdpp_model::Rdpp| -> Result<()> {
         bar.set_position((log.epoch * batches) as u64);
         bar.set_message(format!(
             "{}/{epochs} loss {:.4} (kd {:.4}) {:.1} img/s",
             log.epoch, log.total, log.kd, log.images_per_s
         ));
-        let mut metrics = (String::new(), String::new(), String::new());
-        if args.paper_protocol && !test.is_empty() {
-            if let Some(masks) = &test_masks {
-                let imgs: Vec<&[f32]> = test.iter().map(|s| s.image.rgb.as_slice()).collect();
-                let (maps, _) = score_images(model, &imgs, size, &cfg, &device)?;
-                let r = evaluate(&maps, masks, size)?;
-                let mean = [r.image_auroc, r.pixel_auroc, r.aupro]
-                    .iter()
-                    .map(|v| v.unwrap_or(0.0))
-                    .sum::<f64>()
-                    / 3.0;
-                metrics = (fmt(r.image_auroc), fmt(r.pixel_auroc), fmt(r.aupro));
-                if best.as_ref().is_none_or(|(b, _, _)| mean > *b) {
-                    best = Some((mean, log.epoch, model.clone()));
-                }
-            }
+        let mut report = None;
+        if let (true, Some(test)) = (args.paper_protocol, &test) {
+            let detector = pipeline::detector_for(model.clone(), &cfg, &device);
+            let (_, r) = test.evaluate(&detector)?;
+            best.observe(log.epoch, model, &r);
+            report = Some(r);
         }
-        let mut f = std::fs::OpenOptions::new().append(true).open(&csv_path)?;
-        writeln!(
-            f,
-            "{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.2},{},{},{}",
-            log.epoch,
-            log.total,
-            log.kd,
-            log.reconstruction,
-            log.contrast,
-            log.ssot,
-            log.images_per_s,
-            metrics.0,
-            metrics.1,
-            metrics.2
-        )?;
-        Ok(())
+        metrics.append(log, report.as_ref())
     };
     let trainer = Trainer {
         cfg: cfg.clone(),
         epochs,
-        data: &data,
+        data: &data.train,
         noise: &noise::official_pseudo_anomaly,
         out_dir: args.out.clone(),
         device: device.clone(),
@@ -415,64 +342,35 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         eprintln!("stopped after --max-steps; continue with --resume");
         return Ok(ExitCode::SUCCESS);
     }
-    let (model, selection) = match best {
-        Some((_, epoch, mut m)) if args.paper_protocol => {
-            m.teacher = trained.model.teacher.clone();
-            (
-                m,
-                format!(
-                    "paper protocol: epoch {epoch} selected ON THE TEST SET (optimistic; not a fair estimate)"
-                ),
-            )
-        }
-        _ => (
-            trained.model,
-            format!("last epoch ({epochs}); the test set was not used for selection"),
-        ),
-    };
+    let selection = pipeline::select(trained.model, epochs, best);
 
-    // Calibration on held-out normals, evaluation on the test set.
-    let (hold_maps, hold_scores) = score_images(&model, &holdout, size, &cfg, &device)?;
-    let calibration = calibrate(&hold_maps, &hold_scores);
+    // Calibration on held-out normals, evaluation on the test set: both scored as inference is.
+    let detector = pipeline::detector_for(selection.model, &cfg, &device);
+    let calibration = pipeline::calibrate_on_holdout(&detector, &data.holdout)?;
     let mut details = serde_json::Map::new();
     details.insert("epochs".into(), epochs.into());
-    details.insert("selection".into(), selection.clone().into());
-    details.insert("train_images".into(), data.images.len().into());
-    details.insert("holdout_images".into(), holdout.len().into());
-    if let Some(masks) = &test_masks {
-        if !test.is_empty() {
-            let imgs: Vec<&[f32]> = test.iter().map(|s| s.image.rgb.as_slice()).collect();
-            let (maps, _) = score_images(&model, &imgs, size, &cfg, &device)?;
-            let report = evaluate(&maps, masks, size)?;
-            if let Err(e) = rdpp_training::evaluate::write_curves(
-                &args.out.join("curves.png"),
-                &maps,
-                masks,
-                size,
-            ) {
-                eprintln!("warning: no curves.png: {e:#}");
-            }
-            let mut md = format!("# RD++ evaluation\n\nModel selection: {selection}\n\n");
-            md.push_str(&report.to_markdown());
-            std::fs::write(args.out.join("report.md"), md)?;
-            std::fs::write(
-                args.out.join("report.json"),
-                serde_json::to_string_pretty(&report)?,
-            )?;
-            details.insert("metrics".into(), serde_json::to_value(&report)?);
-            eprintln!(
-                "test set: image AUROC {}, pixel AUROC {}, AUPRO@0.3 {} ({selection})",
-                fmt(report.image_auroc),
-                fmt(report.pixel_auroc),
-                fmt(report.aupro)
-            );
-        }
+    details.insert("selection".into(), selection.description.clone().into());
+    details.insert("train_images".into(), data.train.images.len().into());
+    details.insert("holdout_images".into(), data.holdout.len().into());
+    if let Some(test) = &test {
+        let (scored, report) = test.evaluate(&detector)?;
+        pipeline::write_report(
+            &args.out,
+            &selection.description,
+            &report,
+            &scored,
+            test,
+            cfg.image_size,
+        )?;
+        details.insert("metrics".into(), serde_json::to_value(&report)?);
+        eprintln!(
+            "test set: image AUROC {}, pixel AUROC {}, AUPRO@0.3 {} ({})",
+            fmt_metric(report.image_auroc),
+            fmt_metric(report.pixel_auroc),
+            fmt_metric(report.aupro),
+            selection.description
+        );
     }
-    let dtype = match args.dtype {
-        DTypeArg::F32 => WeightsDType::F32,
-        DTypeArg::F16 => WeightsDType::F16,
-    };
-    let weights = bundle::weights_to_bytes(&model, dtype)?;
     let provenance = Provenance {
         created_by: format!("rdpp-train {}", env!("CARGO_PKG_VERSION")),
         source: "training".into(),
@@ -488,59 +386,31 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let name = args.category.clone().unwrap_or_else(|| "rdpp".into());
-    let manifest = bundle::manifest_for(
+    let bundle_dir = args.out.join("bundle");
+    pipeline::export_bundle(
+        &bundle_dir,
         &name,
-        cfg.backbone,
-        size,
-        &weights,
-        dtype,
+        &cfg,
+        detector.model(),
+        args.dtype,
         calibration,
         provenance,
-    );
-    let bundle_dir = args.out.join("bundle");
-    bundle::write_bundle(&bundle_dir, &manifest, &weights)?;
+    )?;
     eprintln!("bundle: {}", bundle_dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
-fn fmt(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.4}")).unwrap_or_default()
-}
-
-/// Teacher weights from a `.pth` or from a bundle folder (only its teacher is used).
-fn load_teacher(
-    model: &mut rdpp_model::Rdpp,
-    cfg: &TrainConfig,
-    path: &std::path::Path,
-    device: &Device,
-) -> Result<()> {
-    if path.is_dir() {
-        let b = bundle::load_bundle(path, device)?;
-        if b.manifest.backbone != cfg.backbone {
-            bail!(
-                "{}: a {} bundle, but the config trains {}",
-                path.display(),
-                b.manifest.backbone,
-                cfg.backbone
-            );
-        }
-        model.teacher = b.model.teacher;
-    } else {
-        let r = rdpp_inference::import::import_teacher(model, cfg.backbone, path)?;
-        eprintln!("teacher: {} tensors from {}", r.applied, path.display());
-    }
-    Ok(())
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn run() -> Result<ExitCode> {
+    match Cli::parse().command {
         Command::Train(a) => train(a),
         Command::Synth(a) => synth(a),
         Command::Bench(a) => bench::run(a),
         Command::BenchWorker(a) => bench::worker(a),
-    };
-    match result {
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -11,8 +11,12 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot, ModuleStore};
 use burn::tensor::Bytes;
-use rdpp_inference::synthetic::{fnv1a64, uniform};
+use rdpp_data::rng::{fnv1a64, uniform_at as uniform};
 use rdpp_model::Rdpp;
+use rdpp_model::bottleneck::Ocbe;
+use rdpp_model::decoder::Decoder;
+use rdpp_model::preprocess::normalize_to_chw;
+use rdpp_model::projection::Projection;
 use rdpp_model::teacher::Teacher;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +77,10 @@ pub struct RunState {
 }
 
 const STATE_FORMAT: &str = "rdpp-train-checkpoint-1";
+/// Adam states of the OCBE, the projection and the decoder inside a checkpoint folder.
+const OPTIM_OCBE_FILE: &str = "optim_ocbe.bpk";
+const OPTIM_PROJECTION_FILE: &str = "optim_projection.bpk";
+const OPTIM_DECODER_FILE: &str = "optim_decoder.bpk";
 
 /// Stable hash of the configuration (JSON text).
 pub fn config_hash(cfg: &TrainConfig) -> String {
@@ -93,7 +101,8 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// Normalize HWC [0,1] images into an NCHW batch on `device`.
+/// Normalize HWC [0,1] training images into an NCHW batch on `device`, with the inference
+/// path's normalization ([`normalize_to_chw`]).
 pub fn to_batch<I: AsRef<[f32]>>(
     images: &[I],
     size: usize,
@@ -101,15 +110,9 @@ pub fn to_batch<I: AsRef<[f32]>>(
     device: &Device,
 ) -> Tensor<4> {
     let norm = cfg.backbone.normalization();
-    let plane = size * size;
-    let mut data = vec![0.0f32; images.len() * 3 * plane];
-    for (b, img) in images.iter().enumerate() {
-        let img = img.as_ref();
-        for p in 0..plane {
-            for c in 0..3 {
-                data[b * 3 * plane + c * plane + p] = norm.apply(c, img[p * 3 + c] as f64) as f32;
-            }
-        }
+    let mut data = Vec::with_capacity(images.len() * 3 * size * size);
+    for img in images {
+        data.extend(normalize_to_chw(img.as_ref(), size, &norm));
     }
     Tensor::from_data(TensorData::new(data, [images.len(), 3, size, size]), device)
 }
@@ -117,22 +120,24 @@ pub fn to_batch<I: AsRef<[f32]>>(
 /// The forward pass and losses of one training batch: the frozen teacher on the clean batch `x`
 /// and on the noisy batch `xn` (plain device, BatchNorm in inference mode), its features
 /// detached onto the autodiff graph, then the projection of both, OCBE + decoder on the clean
-/// projection, and [`rdpp_loss`].
+/// projection, and [`rdpp_loss`] (docs/method.md §7).
 ///
-/// `model` must be in training mode (`Rdpp::train`); its own teacher is not used. The trainer and
-/// `rdpp-train bench` both call this, so the benchmark times exactly the training step.
+/// `student` must be in training mode ([`Student::train`]). The trainer and `rdpp-train bench`
+/// both call this, so the benchmark times exactly the training step.
 pub fn step_losses(
     teacher: &Teacher,
-    model: &Rdpp,
+    student: &Student,
     x: Tensor<4>,
     xn: Tensor<4>,
     losses: &LossConfig,
 ) -> LossTerms {
     let e = teacher.forward(x).map(|t| t.autodiff());
     let en = teacher.forward(xn).map(|t| t.autodiff());
-    let p = model.projection.forward(e.clone());
-    let pn = model.projection.forward(en.clone());
-    let d = model.decoder.forward(model.bottleneck.forward(p.clone()));
+    let p = student.projection.forward(e.clone());
+    let pn = student.projection.forward(en.clone());
+    let d = student
+        .decoder
+        .forward(student.bottleneck.forward(p.clone()));
     rdpp_loss(
         &LossInputs {
             teacher: &e,
@@ -176,6 +181,50 @@ pub struct Trained {
     pub finished: bool,
 }
 
+/// The three Adam optimizers of the trained parts. Adam is per parameter: the OCBE's and the
+/// decoder's optimizers, with the same settings, are together the paper's single
+/// "distillation" optimizer (stepped per module); the projection has its own learning rate.
+pub struct Optimizers {
+    /// Steps the projection P (`lr_projection`).
+    pub projection: ModuleOptimizer,
+    /// Steps the OCBE bottleneck (`lr_student`).
+    pub ocbe: ModuleOptimizer,
+    /// Steps the decoder D (`lr_student`).
+    pub decoder: ModuleOptimizer,
+}
+
+impl Optimizers {
+    fn new(cfg: &TrainConfig) -> Self {
+        let adam = cfg.adam();
+        Optimizers {
+            projection: adam.init(),
+            ocbe: adam.init(),
+            decoder: adam.init(),
+        }
+    }
+}
+
+/// The gradients of the batches of one optimizer step (`grad_accumulation` of them). Each
+/// batch's loss is scaled by `1 / grad_accumulation`, so their sum is the mean gradient.
+struct Accumulated {
+    projection: GradientsAccumulator<Projection>,
+    ocbe: GradientsAccumulator<Ocbe>,
+    decoder: GradientsAccumulator<Decoder>,
+    /// Batches accumulated since the last step.
+    batches: usize,
+}
+
+impl Accumulated {
+    fn new() -> Self {
+        Accumulated {
+            projection: GradientsAccumulator::new(),
+            ocbe: GradientsAccumulator::new(),
+            decoder: GradientsAccumulator::new(),
+            batches: 0,
+        }
+    }
+}
+
 impl Trainer<'_> {
     fn checkpoint_dir(&self) -> PathBuf {
         self.out_dir.join("checkpoint")
@@ -183,19 +232,16 @@ impl Trainer<'_> {
 
     /// Train `model` (teacher loaded, student initialised), resuming from the checkpoint in
     /// `out_dir` when `resume` is set.
+    ///
+    /// The frozen teacher stays on the plain device (BatchNorm in inference mode, no gradient
+    /// graph); only the projection, OCBE and decoder go onto the autodiff device.
     pub fn run(&self, model: Rdpp, resume: bool, hook: &mut EpochHook<'_>) -> Result<Trained> {
         let cfg = &self.cfg;
         let n = self.data.images.len();
         if n == 0 {
             bail!("no training images");
         }
-        let teacher: Teacher = model.teacher.clone(); // frozen, plain device: BN in inference mode
-        let adam = cfg.adam();
-        let mut opt_student: ModuleOptimizer = adam.init();
-        let mut opt_projection: ModuleOptimizer = adam.init();
-        // Adam is per parameter: the OCBE's and the decoder's optimizers, with the same settings,
-        // are together the paper's single "distillation" optimizer (stepped per module).
-        let mut opt_decoder: ModuleOptimizer = adam.init();
+        let mut optim = Optimizers::new(cfg);
         let mut state = RunState {
             format: STATE_FORMAT.into(),
             backbone: cfg.backbone.to_string(),
@@ -204,21 +250,13 @@ impl Trainer<'_> {
         };
         let mut model = model;
         if resume {
-            let (m, s, os, op, od) =
-                self.load_checkpoint(model, opt_student, opt_projection, opt_decoder)?;
-            model = m;
-            state = s;
-            opt_student = os;
-            opt_projection = op;
-            opt_decoder = od;
+            (model, state, optim) = self.load_checkpoint(model, optim)?;
         }
-        let mut model = model.train();
-        let mut acc_proj = GradientsAccumulator::<rdpp_model::projection::Projection>::new();
-        let mut acc_bn = GradientsAccumulator::<rdpp_model::bottleneck::Ocbe>::new();
-        let mut acc_dec = GradientsAccumulator::<rdpp_model::decoder::Decoder>::new();
+        let (teacher, student) = Student::split(model);
+        let mut student = student.train();
+        let mut acc = Accumulated::new();
         let batches_per_epoch = n.div_ceil(cfg.batch_size);
         let mut steps_here = 0usize;
-        let mut pending = 0usize; // batches accumulated since the last step
 
         while state.epoch < self.epochs {
             let order = epoch_order(n, cfg.seed, state.epoch);
@@ -227,138 +265,105 @@ impl Trainer<'_> {
             while state.batch < batches_per_epoch {
                 let idx = &order
                     [state.batch * cfg.batch_size..((state.batch + 1) * cfg.batch_size).min(n)];
-                let clean: Vec<Vec<f32>> =
-                    idx.iter().map(|&i| self.data.images[i].clone()).collect();
-                let noisy: Vec<Vec<f32>> = clean
-                    .iter()
-                    .enumerate()
-                    .map(|(k, img)| {
-                        let mut img = img.clone();
-                        let seed = fnv1a64(
-                            format!(
-                                "{}/{}/{}",
-                                cfg.seed,
-                                state.epoch,
-                                state.batch * cfg.batch_size + k
-                            )
-                            .as_bytes(),
-                        );
-                        (self.noise)(&mut img, self.data.size, seed);
-                        img
-                    })
-                    .collect();
-                let x = to_batch(&clean, self.data.size, cfg, &self.device);
-                let xn = to_batch(&noisy, self.data.size, cfg, &self.device);
-                let terms = step_losses(&teacher, &model, x, xn, &cfg.losses);
-                let total = terms.total.clone().into_scalar::<f32>() as f64;
-                if !total.is_finite() {
-                    bail!(
-                        "the loss became {total} at epoch {} batch {} (step {}); stopping. The last good \
-                         checkpoint is kept in {}; lower the learning rates or check the data",
-                        state.epoch + 1,
-                        state.batch,
-                        state.steps,
-                        self.checkpoint_dir().display()
-                    );
-                }
-                let scalar = |t: Tensor<1>| t.into_scalar::<f32>() as f64;
-                state.partial.total += total;
-                state.partial.kd += scalar(terms.kd.clone());
-                state.partial.reconstruction += scalar(terms.reconstruction.clone());
-                state.partial.contrast += scalar(terms.contrast.clone());
-                state.partial.ssot += scalar(terms.ssot.clone());
-                state.partial_batches += 1;
-
-                let mut grads = (terms.total / cfg.grad_accumulation as f64).backward();
-                acc_proj.accumulate(
-                    &model.projection,
-                    GradientsParams::from_module(&mut grads, &model.projection),
-                );
-                acc_bn.accumulate(
-                    &model.bottleneck,
-                    GradientsParams::from_module(&mut grads, &model.bottleneck),
-                );
-                acc_dec.accumulate(
-                    &model.decoder,
-                    GradientsParams::from_module(&mut grads, &model.decoder),
-                );
-                pending += 1;
+                let (x, xn) = self.clean_and_noisy_batch(idx, &state);
+                let terms = step_losses(&teacher, &student, x, xn, &cfg.losses);
+                self.log_losses(&terms, &mut state)?;
+                accumulate_gradients(terms.total, cfg.grad_accumulation, &student, &mut acc);
                 images_seen += idx.len();
                 state.batch += 1;
 
                 let last_batch = state.batch == batches_per_epoch;
-                if pending == cfg.grad_accumulation || last_batch {
-                    model.projection =
-                        opt_projection.step(cfg.lr_projection, model.projection, acc_proj.grads());
-                    model.bottleneck =
-                        opt_student.step(cfg.lr_student, model.bottleneck, acc_bn.grads());
-                    model.decoder =
-                        opt_decoder.step(cfg.lr_student, model.decoder, acc_dec.grads());
-                    pending = 0;
-                    state.steps += 1;
-                    steps_here += 1;
-                    if last_batch {
-                        let k = state.partial_batches.max(1) as f64;
-                        let log = EpochLog {
-                            epoch: state.epoch + 1,
-                            total: state.partial.total / k,
-                            kd: state.partial.kd / k,
-                            reconstruction: state.partial.reconstruction / k,
-                            contrast: state.partial.contrast / k,
-                            ssot: state.partial.ssot / k,
-                            images_per_s: images_seen as f64
-                                / epoch_start.elapsed().as_secs_f64().max(1e-9),
-                        };
-                        state.history.push(log.clone());
-                        state.partial = EpochLog::default();
-                        state.partial_batches = 0;
-                        state.epoch += 1;
-                        state.batch = 0;
-                        hook(&log, &model.valid())?;
-                    }
-                    let stop = self.max_steps.is_some_and(|m| steps_here >= m);
-                    if last_batch || stop || state.steps % cfg.checkpoint_every == 0 {
-                        self.save_checkpoint(
-                            &model.valid(),
-                            &opt_student,
-                            &opt_projection,
-                            &opt_decoder,
-                            &state,
-                        )?;
-                    }
-                    if stop {
-                        let mut plain = model.valid();
-                        plain.teacher = teacher;
-                        return Ok(Trained {
-                            model: plain,
-                            state,
-                            finished: false,
-                        });
-                    }
-                    if last_batch {
-                        break; // the next epoch draws a new order
-                    }
+                if acc.batches < cfg.grad_accumulation && !last_batch {
+                    continue;
+                }
+                student = optimizer_step(cfg, student, &mut optim, &mut acc);
+                state.steps += 1;
+                steps_here += 1;
+                if last_batch {
+                    let log = finish_epoch(&mut state, images_seen, epoch_start);
+                    hook(&log, &student.to_inference(&teacher))?;
+                }
+                let stop = self.max_steps.is_some_and(|m| steps_here >= m);
+                if last_batch || stop || state.steps % cfg.checkpoint_every == 0 {
+                    self.save_checkpoint(&student.to_inference(&teacher), &optim, &state)?;
+                }
+                if stop {
+                    return Ok(Trained {
+                        model: student.to_inference(&teacher),
+                        state,
+                        finished: false,
+                    });
+                }
+                if last_batch {
+                    break; // the next epoch draws a new order
                 }
             }
         }
-        let mut plain = model.valid();
-        plain.teacher = teacher;
         Ok(Trained {
-            model: plain,
+            model: student.to_inference(&teacher),
             state,
             finished: true,
         })
     }
 
+    /// The clean batch of images `idx` and the same images with their pseudo-anomalies, each
+    /// seeded by (seed, epoch, position in the epoch) so a resumed run draws the same noise.
+    fn clean_and_noisy_batch(&self, idx: &[usize], state: &RunState) -> (Tensor<4>, Tensor<4>) {
+        let cfg = &self.cfg;
+        let clean: Vec<&[f32]> = idx
+            .iter()
+            .map(|&i| self.data.images[i].as_slice())
+            .collect();
+        let noisy: Vec<Vec<f32>> = clean
+            .iter()
+            .enumerate()
+            .map(|(k, img)| {
+                let mut img = img.to_vec();
+                let seed = fnv1a64(
+                    format!(
+                        "{}/{}/{}",
+                        cfg.seed,
+                        state.epoch,
+                        state.batch * cfg.batch_size + k
+                    )
+                    .as_bytes(),
+                );
+                (self.noise)(&mut img, self.data.size, seed);
+                img
+            })
+            .collect();
+        (
+            to_batch(&clean, self.data.size, cfg, &self.device),
+            to_batch(&noisy, self.data.size, cfg, &self.device),
+        )
+    }
+
+    /// Add one batch's loss values to the epoch's running sums; a non-finite loss stops the run
+    /// (the last checkpoint is kept).
+    fn log_losses(&self, terms: &LossTerms, state: &mut RunState) -> Result<()> {
+        let scalar = |t: &Tensor<1>| t.clone().into_scalar::<f32>() as f64;
+        let total = scalar(&terms.total);
+        if !total.is_finite() {
+            bail!(
+                "the loss became {total} at epoch {} batch {} (step {}); stopping. The last good \
+                 checkpoint is kept in {}; lower the learning rates or check the data",
+                state.epoch + 1,
+                state.batch,
+                state.steps,
+                self.checkpoint_dir().display()
+            );
+        }
+        state.partial.total += total;
+        state.partial.kd += scalar(&terms.kd);
+        state.partial.reconstruction += scalar(&terms.reconstruction);
+        state.partial.contrast += scalar(&terms.contrast);
+        state.partial.ssot += scalar(&terms.ssot);
+        state.partial_batches += 1;
+        Ok(())
+    }
+
     /// Write the checkpoint atomically: a fresh folder, then renamed over the old one.
-    fn save_checkpoint(
-        &self,
-        model: &Rdpp,
-        opt_student: &ModuleOptimizer,
-        opt_projection: &ModuleOptimizer,
-        opt_decoder: &ModuleOptimizer,
-        state: &RunState,
-    ) -> Result<()> {
+    fn save_checkpoint(&self, model: &Rdpp, optim: &Optimizers, state: &RunState) -> Result<()> {
         let dir = self.checkpoint_dir();
         let tmp = self.out_dir.join("checkpoint.partial");
         let old = self.out_dir.join("checkpoint.old");
@@ -377,24 +382,16 @@ impl Trainer<'_> {
             .get_bytes()
             .map_err(|e| anyhow::anyhow!("serialising the checkpoint: {e}"))?;
         write("model.bpk", &pack)?;
-        write(
-            "optim_student.bpk",
-            &opt_student
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        )?;
-        write(
-            "optim_projection.bpk",
-            &opt_projection
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        )?;
-        write(
-            "optim_decoder.bpk",
-            &opt_decoder
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
-        )?;
+        for (file, opt) in [
+            (OPTIM_OCBE_FILE, &optim.ocbe),
+            (OPTIM_PROJECTION_FILE, &optim.projection),
+            (OPTIM_DECODER_FILE, &optim.decoder),
+        ] {
+            write(
+                file,
+                &opt.into_bytes().map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            )?;
+        }
         write(
             "state.json",
             serde_json::to_string_pretty(state)?.as_bytes(),
@@ -413,16 +410,8 @@ impl Trainer<'_> {
     fn load_checkpoint(
         &self,
         model: Rdpp,
-        opt_student: ModuleOptimizer,
-        opt_projection: ModuleOptimizer,
-        opt_decoder: ModuleOptimizer,
-    ) -> Result<(
-        Rdpp,
-        RunState,
-        ModuleOptimizer,
-        ModuleOptimizer,
-        ModuleOptimizer,
-    )> {
+        optim: Optimizers,
+    ) -> Result<(Rdpp, RunState, Optimizers)> {
         let mut dir = self.checkpoint_dir();
         if !dir.join("state.json").is_file() {
             // Killed between the two renames: the previous checkpoint is complete.
@@ -486,17 +475,145 @@ impl Trainer<'_> {
                 applied.missing.first().map(|m| &m.0).or(None)
             );
         }
-        let os = opt_student
-            .from_bytes(Bytes::from_bytes_vec(read("optim_student.bpk")?))
-            .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
-        let op = opt_projection
-            .from_bytes(Bytes::from_bytes_vec(read("optim_projection.bpk")?))
-            .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
-        let od = opt_decoder
-            .from_bytes(Bytes::from_bytes_vec(read("optim_decoder.bpk")?))
-            .map_err(|e| anyhow::anyhow!("{}: optimizer state unreadable: {e:?}", dir.display()))?;
-        Ok((model, state, os, op, od))
+        let restore = |opt: ModuleOptimizer, files: &[&str]| -> Result<ModuleOptimizer> {
+            let file = files
+                .iter()
+                .find(|f| dir.join(f).is_file())
+                .copied()
+                .unwrap_or(files[0]);
+            opt.from_bytes(Bytes::from_bytes_vec(read(file)?))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: optimizer state unreadable: {e:?}",
+                        dir.join(file).display()
+                    )
+                })
+        };
+        let optim = Optimizers {
+            // Checkpoints before the rename called the OCBE's optimizer "student".
+            ocbe: restore(optim.ocbe, &[OPTIM_OCBE_FILE, "optim_student.bpk"])?,
+            projection: restore(optim.projection, &[OPTIM_PROJECTION_FILE])?,
+            decoder: restore(optim.decoder, &[OPTIM_DECODER_FILE])?,
+        };
+        Ok((model, state, optim))
     }
+}
+
+/// The trained parts of RD++: the projection P, the OCBE and the decoder D. During training
+/// they live on the autodiff device while the frozen teacher stays on the plain one.
+pub struct Student {
+    /// The projection P.
+    pub projection: Projection,
+    /// The OCBE bottleneck.
+    pub bottleneck: Ocbe,
+    /// The decoder D.
+    pub decoder: Decoder,
+}
+
+impl Student {
+    /// Split a model into its frozen teacher and its student, both on the plain device.
+    pub fn split(model: Rdpp) -> (Teacher, Student) {
+        let Rdpp {
+            teacher,
+            projection,
+            bottleneck,
+            decoder,
+        } = model;
+        (
+            teacher,
+            Student {
+                projection,
+                bottleneck,
+                decoder,
+            },
+        )
+    }
+
+    /// The student on the autodiff device, in training mode (BatchNorm uses batch statistics).
+    pub fn train(self) -> Student {
+        Student {
+            projection: self.projection.train(),
+            bottleneck: self.bottleneck.train(),
+            decoder: self.decoder.train(),
+        }
+    }
+
+    /// The whole model on the plain device, in inference mode (evaluation, checkpoints, export).
+    pub fn to_inference(&self, teacher: &Teacher) -> Rdpp {
+        Rdpp {
+            teacher: teacher.clone(),
+            projection: self.projection.valid(),
+            bottleneck: self.bottleneck.valid(),
+            decoder: self.decoder.valid(),
+        }
+    }
+}
+
+/// Backpropagate one batch's loss (scaled by `1 / grad_accumulation`) and add its gradients to
+/// the accumulators of the three trained parts.
+fn accumulate_gradients(
+    total: Tensor<1>,
+    grad_accumulation: usize,
+    student: &Student,
+    acc: &mut Accumulated,
+) {
+    let mut grads = (total / grad_accumulation as f64).backward();
+    acc.projection.accumulate(
+        &student.projection,
+        GradientsParams::from_module(&mut grads, &student.projection),
+    );
+    acc.ocbe.accumulate(
+        &student.bottleneck,
+        GradientsParams::from_module(&mut grads, &student.bottleneck),
+    );
+    acc.decoder.accumulate(
+        &student.decoder,
+        GradientsParams::from_module(&mut grads, &student.decoder),
+    );
+    acc.batches += 1;
+}
+
+/// One Adam step of each trained part with the accumulated gradients.
+fn optimizer_step(
+    cfg: &TrainConfig,
+    student: Student,
+    optim: &mut Optimizers,
+    acc: &mut Accumulated,
+) -> Student {
+    acc.batches = 0;
+    Student {
+        projection: optim.projection.step(
+            cfg.lr_projection,
+            student.projection,
+            acc.projection.grads(),
+        ),
+        bottleneck: optim
+            .ocbe
+            .step(cfg.lr_student, student.bottleneck, acc.ocbe.grads()),
+        decoder: optim
+            .decoder
+            .step(cfg.lr_student, student.decoder, acc.decoder.grads()),
+    }
+}
+
+/// Close the epoch in `state`: its mean losses and throughput, appended to the history.
+fn finish_epoch(state: &mut RunState, images_seen: usize, start: Instant) -> EpochLog {
+    let k = state.partial_batches.max(1) as f64;
+    let log = EpochLog {
+        epoch: state.epoch + 1,
+        total: state.partial.total / k,
+        kd: state.partial.kd / k,
+        reconstruction: state.partial.reconstruction / k,
+        contrast: state.partial.contrast / k,
+        ssot: state.partial.ssot / k,
+        images_per_s: images_seen as f64 / start.elapsed().as_secs_f64().max(1e-9),
+    };
+    state.history.push(log.clone());
+    state.partial = EpochLog::default();
+    state.partial_batches = 0;
+    state.epoch += 1;
+    state.batch = 0;
+    log
 }
 
 /// The checkpoint folder of a run.

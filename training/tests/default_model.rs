@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rdpp_inference::bundle::load_bundle;
 use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
-use rdpp_inference::{Detector, RgbView};
+use rdpp_inference::{Detector, RgbView, Verdict};
 use rdpp_model::burn::prelude::*;
 use serde_json::Value;
 
@@ -63,13 +63,10 @@ fn default_models_score_their_samples_as_recorded() {
             Some(bundle.manifest.weights.bytes),
             "{id}: listed size vs the bundle's weights"
         );
-        let detector = Detector {
-            model: bundle.model,
-            device: device.clone(),
-            backbone: bundle.manifest.backbone,
-            input_size: bundle.manifest.input_size,
-            calibration: bundle.manifest.calibration.clone(),
-        };
+        let detector = Detector::new(bundle.model, &bundle.manifest, device.clone());
+        let threshold = detector
+            .threshold()
+            .unwrap_or_else(|| panic!("{id}: the default model is calibrated"));
 
         let samples = m["samples"].as_array().expect("samples");
         let (mut good, mut defect) = (Vec::new(), Vec::new());
@@ -78,17 +75,23 @@ fn default_models_score_their_samples_as_recorded() {
             let image = s["image"].as_str().expect("image");
             let path = root.join(image);
             let img = read_rgb8(&path, &limits).unwrap_or_else(|e| panic!("{id}: {e}"));
-            let view = RgbView {
-                data: img.as_raw(),
-                width: img.width() as usize,
-                height: img.height() as usize,
-            };
-            let score = detector.detect(&[view]).expect("detect")[0].score;
+            let score = detector.detect(&[RgbView::from(&img)]).expect("detect")[0].score;
             let recorded = s["score"].as_f64().expect("recorded score");
             worst_rel = worst_rel.max((score - recorded).abs() / recorded.abs());
             assert!(
                 (score - recorded).abs() <= REL_TOL * recorded.abs(),
                 "{id}: {image} scores {score}, the list records {recorded}"
+            );
+            // The verdict the CLI and the page show, at the bundle's calibrated threshold: both
+            // sides are exercised (every model lists good and defective samples, checked below).
+            let want = match s["label"].as_str() {
+                Some("defect") => Verdict::Defect,
+                _ => Verdict::Good,
+            };
+            assert_eq!(
+                detector.verdict(score),
+                want,
+                "{id}: {image} scores {score} at the calibrated threshold {threshold}"
             );
             match s["label"].as_str() {
                 Some("good") => good.push((score, image)),

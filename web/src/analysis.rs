@@ -3,13 +3,15 @@
 //! Pure functions, so they are tested natively and in the browser alike.
 
 use rdpp_inference::bundle::Calibration;
-use rdpp_inference::overlay::{colorize_jet, resize_map_bilinear};
+use rdpp_inference::overlay::{colorize_jet, display_range, resize_map_bilinear};
+pub use rdpp_inference::verdict::{ScoreRow, Verdict, scores_csv};
 
 /// The decision threshold and heatmap range the page uses for one model.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Scale {
-    /// Image-score threshold at the default sensitivity (the bundle's calibrated threshold).
-    pub threshold: f64,
+    /// Image-score threshold at the default sensitivity (the bundle's calibrated threshold);
+    /// `None` without a calibration (no verdict is shown).
+    pub threshold: Option<f64>,
     /// Map value drawn as the coldest colour.
     pub low: f64,
     /// Map value drawn as the hottest colour.
@@ -20,17 +22,17 @@ pub struct Scale {
 
 impl Scale {
     /// From the bundle's calibration; without one, colours follow each map's own range and the
-    /// threshold is unknown (NaN: no verdict is shown).
+    /// threshold is unknown.
     pub fn from_calibration(c: Option<&Calibration>) -> Self {
         match c {
             Some(c) => Self {
-                threshold: c.image_threshold,
+                threshold: Some(c.image_threshold),
                 low: c.map_low,
                 high: c.map_high,
                 calibrated: true,
             },
             None => Self {
-                threshold: f64::NAN,
+                threshold: None,
                 low: f64::NAN,
                 high: f64::NAN,
                 calibrated: false,
@@ -41,51 +43,9 @@ impl Scale {
     /// The threshold at a sensitivity in [0, 1]; 0.5 is the calibrated threshold. Higher
     /// sensitivity lowers the threshold (more is flagged), geometrically, so the slider moves
     /// by the same factor per step: ×4 at 0 and ÷4 at 1.
-    pub fn threshold_at(&self, sensitivity: f64) -> f64 {
+    pub fn threshold_at(&self, sensitivity: f64) -> Option<f64> {
         let s = sensitivity.clamp(0.0, 1.0);
-        self.threshold * 4f64.powf(1.0 - 2.0 * s)
-    }
-}
-
-/// Verdict of one image against a threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Score above the threshold.
-    Defect,
-    /// Score at or below the threshold.
-    Good,
-    /// No calibrated threshold.
-    Unknown,
-}
-
-impl Verdict {
-    /// Compare a score with a threshold (NaN threshold: unknown).
-    pub fn of(score: f64, threshold: f64) -> Self {
-        if threshold.is_nan() {
-            Verdict::Unknown
-        } else if score > threshold {
-            Verdict::Defect
-        } else {
-            Verdict::Good
-        }
-    }
-
-    /// The word shown on a card and written to the CSV.
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Defect => "defect",
-            Verdict::Good => "good",
-            Verdict::Unknown => "uncalibrated",
-        }
-    }
-
-    /// The word `rdpp infer` writes in its `scores.csv`, so both files read alike.
-    pub fn csv_word(self) -> &'static str {
-        match self {
-            Verdict::Defect => "anomalous",
-            Verdict::Good => "normal",
-            Verdict::Unknown => "uncalibrated",
-        }
+        self.threshold.map(|t| t * 4f64.powf(1.0 - 2.0 * s))
     }
 }
 
@@ -101,16 +61,10 @@ pub struct HeatMap {
 impl HeatMap {
     /// The colour range: the calibrated one, else this map's own min/max (as the official code).
     pub fn range(&self, scale: &Scale) -> (f32, f32) {
-        if scale.calibrated && scale.high > scale.low {
-            return (scale.low as f32, scale.high as f32);
-        }
-        let mut lo = f32::INFINITY;
-        let mut hi = f32::NEG_INFINITY;
-        for &v in &self.values {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        (lo, hi)
+        display_range(
+            &self.values,
+            scale.calibrated.then_some((scale.low, scale.high)),
+        )
     }
 
     /// RGBA pixels (`size × size × 4`) of the JET heatmap, fully opaque; the page sets the
@@ -134,9 +88,12 @@ impl HeatMap {
     /// RGBA pixels (`out × out × 4`) of the predicted-defect contour at `threshold`: the border
     /// pixels of the region where the (bilinearly upsampled) map exceeds it, opaque white with a
     /// dark edge; transparent elsewhere. Drawn at `out` ≥ the map size so the line is thin.
-    pub fn contour_rgba(&self, threshold: f64, out: usize) -> Vec<u8> {
+    pub fn contour_rgba(&self, threshold: Option<f64>, out: usize) -> Vec<u8> {
         let mut rgba = vec![0u8; out * out * 4];
-        if threshold.is_nan() || self.size == 0 || out == 0 {
+        let Some(threshold) = threshold else {
+            return rgba;
+        };
+        if self.size == 0 || out == 0 {
             return rgba;
         }
         let up = if out == self.size {
@@ -173,57 +130,15 @@ impl HeatMap {
     }
 
     /// Fraction of the image the predicted-defect region covers at `threshold`.
-    pub fn area_above(&self, threshold: f64) -> f64 {
-        if self.values.is_empty() || threshold.is_nan() {
+    pub fn area_above(&self, threshold: Option<f64>) -> f64 {
+        let Some(threshold) = threshold else {
+            return 0.0;
+        };
+        if self.values.is_empty() {
             return 0.0;
         }
         let t = threshold as f32;
         self.values.iter().filter(|&&v| v > t).count() as f64 / self.values.len() as f64
-    }
-}
-
-/// One row of the scores CSV.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScoreRow {
-    /// File name as given by the user.
-    pub file: String,
-    /// Image score (raw, the map maximum).
-    pub score: f64,
-    /// Milliseconds the network and post-processing took.
-    pub ms: f64,
-}
-
-/// The CSV the page offers for download: `rdpp infer`'s `file,score,verdict` columns (same
-/// digits, same words) followed by the threshold used and the milliseconds per image.
-pub fn scores_csv(rows: &[ScoreRow], threshold: f64, model: &str) -> String {
-    let mut out = format!(
-        "# model: {}\nfile,score,verdict,threshold,ms\n",
-        csv_field(model)
-    );
-    for r in rows {
-        let t = if threshold.is_nan() {
-            String::new()
-        } else {
-            format!("{threshold:.9}")
-        };
-        out.push_str(&format!(
-            "{},{:.8},{},{},{:.1}\n",
-            csv_field(&r.file),
-            r.score,
-            Verdict::of(r.score, threshold).csv_word(),
-            t,
-            r.ms
-        ));
-    }
-    out
-}
-
-/// Quote a CSV field when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
     }
 }
 
@@ -260,20 +175,24 @@ mod tests {
     #[wasm_bindgen_test(unsupported = test)]
     fn sensitivity_half_is_the_calibrated_threshold_and_higher_flags_more() {
         let s = calibrated();
-        assert!((s.threshold_at(0.5) - 0.2).abs() < 1e-12);
-        assert!((s.threshold_at(0.0) - 0.8).abs() < 1e-12);
-        assert!((s.threshold_at(1.0) - 0.05).abs() < 1e-12);
-        assert!(s.threshold_at(0.7) < s.threshold_at(0.6));
-        assert!(s.threshold_at(-3.0) == s.threshold_at(0.0));
+        let t = |x| s.threshold_at(x).unwrap();
+        assert!((t(0.5) - 0.2).abs() < 1e-12);
+        assert!((t(0.0) - 0.8).abs() < 1e-12);
+        assert!((t(1.0) - 0.05).abs() < 1e-12);
+        assert!(t(0.7) < t(0.6));
+        assert!(t(-3.0) == t(0.0));
     }
 
     #[wasm_bindgen_test(unsupported = test)]
-    fn verdicts_compare_strictly_and_need_a_threshold() {
-        assert_eq!(Verdict::of(0.3, 0.2), Verdict::Defect);
-        assert_eq!(Verdict::of(0.2, 0.2), Verdict::Good);
-        assert_eq!(Verdict::of(0.3, f64::NAN), Verdict::Unknown);
+    fn a_sensitivity_moves_the_verdict_across_the_threshold() {
+        let s = calibrated();
+        assert_eq!(Verdict::of(0.3, s.threshold_at(0.5)), Verdict::Defect);
+        assert_eq!(Verdict::of(0.3, s.threshold_at(0.2)), Verdict::Good);
         let un = Scale::from_calibration(None);
-        assert_eq!(Verdict::of(1.0, un.threshold_at(0.5)), Verdict::Unknown);
+        assert_eq!(
+            Verdict::of(1.0, un.threshold_at(0.5)),
+            Verdict::Uncalibrated
+        );
     }
 
     #[wasm_bindgen_test(unsupported = test)]
@@ -303,40 +222,17 @@ mod tests {
             }
         }
         let m = HeatMap { size: 7, values };
-        let c = m.contour_rgba(0.5, 7);
+        let c = m.contour_rgba(Some(0.5), 7);
         let on = |x: usize, y: usize| c[(y * 7 + x) * 4 + 3] == 255;
         assert!(on(2, 2) && on(3, 2) && on(4, 4));
         assert!(!on(3, 3), "the centre is inside, not on the border");
         assert!(!on(0, 0) && !on(5, 3));
         assert_eq!((0..49).filter(|i| c[i * 4 + 3] == 255).count(), 8);
-        assert!((m.area_above(0.5) - 9.0 / 49.0).abs() < 1e-12);
+        assert!((m.area_above(Some(0.5)) - 9.0 / 49.0).abs() < 1e-12);
         // Nothing above the threshold: no contour. Unknown threshold: none either.
-        assert!(m.contour_rgba(2.0, 14).iter().all(|&b| b == 0));
-        assert!(m.contour_rgba(f64::NAN, 7).iter().all(|&b| b == 0));
-    }
-
-    #[wasm_bindgen_test(unsupported = test)]
-    fn csv_round_trips_scores_and_quotes_names() {
-        let rows = vec![
-            ScoreRow {
-                file: "a,b.png".into(),
-                score: 0.123456789012345678,
-                ms: 12.34,
-            },
-            ScoreRow {
-                file: "ok.png".into(),
-                score: 0.01,
-                ms: 1.0,
-            },
-        ];
-        let csv = scores_csv(&rows, 0.1, "brick");
-        let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[1], "file,score,verdict,threshold,ms");
-        assert!(lines[2].starts_with("\"a,b.png\",0.12345679,anomalous,"));
-        assert!(lines[2].ends_with(",12.3"));
-        assert!(lines[3].starts_with("ok.png,0.01000000,normal,0.100000000,"));
-        let no_cal = scores_csv(&rows, f64::NAN, "m");
-        assert!(no_cal.lines().nth(2).unwrap().contains(",uncalibrated,,"));
+        assert!(m.contour_rgba(Some(2.0), 14).iter().all(|&b| b == 0));
+        assert!(m.contour_rgba(None, 7).iter().all(|&b| b == 0));
+        assert_eq!(m.area_above(None), 0.0);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

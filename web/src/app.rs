@@ -18,6 +18,7 @@ use crate::catalog::{BundleLocation, Catalog, CatalogModel};
 use crate::engine::{BackendChoice, BackendInfo, Engine, decode, init_backend};
 use crate::error::AppError;
 use crate::net;
+use rdpp_inference::Backend;
 
 /// URL of the site's model list, relative to the page (works under any sub-path).
 const CATALOG_URL: &str = "models/manifest.json";
@@ -140,11 +141,10 @@ impl Ctx {
         self.errors.update(|v| v.push((id, text)));
     }
 
-    fn threshold(&self) -> f64 {
-        match self.model.get() {
-            Some(m) => m.scale.threshold_at(self.sensitivity.get()),
-            None => f64::NAN,
-        }
+    fn threshold(&self) -> Option<f64> {
+        self.model
+            .get()
+            .and_then(|m| m.scale.threshold_at(self.sensitivity.get()))
     }
 }
 
@@ -507,7 +507,7 @@ async fn process(ctx: Ctx, id: usize) {
                 Ok(cpu) => {
                     let cpu = Rc::new(cpu);
                     ctx.backend.set(Some(cpu.backend.clone()));
-                    ctx.choice.set(BackendChoice::Cpu);
+                    ctx.choice.set(BackendChoice::Use(Backend::Flex));
                     ENGINE.with(|slot| *slot.borrow_mut() = Some(cpu.clone()));
                     eng = cpu;
                     result = eng.score(&rgb).await;
@@ -593,7 +593,7 @@ fn download_csv(ctx: Ctx) {
             CardState::Done(r) => Some(ScoreRow {
                 file: c.name.clone(),
                 score: r.score,
-                ms: r.ms,
+                ms: Some(r.ms),
             }),
             _ => None,
         })
@@ -603,7 +603,7 @@ fn download_csv(ctx: Ctx) {
         .get_untracked()
         .map(|m| m.name)
         .unwrap_or_default();
-    let csv = scores_csv(&rows, ctx.threshold(), &model);
+    let csv = scores_csv(&rows, ctx.threshold(), Some(&model));
     if let Err(e) = net::download(csv.as_bytes(), "text/csv", "rdpp-scores.csv") {
         ctx.error(e);
     }
@@ -894,10 +894,9 @@ fn App() -> impl IntoView {
                 <p id="model-info" class="muted">
                     {format!("{} · {} at {}×{} · {} weights ({}) · ", m.name, m.backbone, m.input_size, m.input_size,
                         human_bytes(m.bytes), m.dtype)}
-                    {if m.scale.calibrated {
-                        format!("threshold {:.4}", m.scale.threshold)
-                    } else {
-                        "not calibrated: no verdicts".to_owned()
+                    {match m.scale.threshold {
+                        Some(t) => format!("threshold {t:.4}"),
+                        None => "not calibrated: no verdicts".to_owned(),
                     }}
                     <br/>{m.provenance}
                 </p>
@@ -976,8 +975,10 @@ fn App() -> impl IntoView {
                     prop:value=move || ctx.sensitivity.get()
                     on:input=move |ev| ctx.sensitivity.set(event_target_value(&ev).parse().unwrap_or(0.5)) />
                 <span class="muted">{move || {
-                    let t = ctx.threshold();
-                    if t.is_nan() { "no threshold".to_owned() } else { format!("threshold {t:.4}") }
+                    match ctx.threshold() {
+                        Some(t) => format!("threshold {t:.4}"),
+                        None => "no threshold".to_owned(),
+                    }
                 }}</span>
             </label>
             <label><input type="checkbox" prop:checked=move || ctx.side_by_side.get()

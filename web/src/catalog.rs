@@ -201,10 +201,14 @@ mod tests {
         );
         let b = BundleLocation::from_url("models/brick/manifest.json");
         assert_eq!(b.base_url, "models/brick/");
-        assert_eq!(
-            BundleLocation::from_url("models/brick/"),
-            BundleLocation::from_url("models/brick")
-        );
+        // A folder with or without its trailing slash: the same, known, location.
+        let folder = BundleLocation {
+            manifest_url: "models/brick/manifest.json".into(),
+            base_url: "models/brick/".into(),
+        };
+        assert_eq!(BundleLocation::from_url("models/brick/"), folder);
+        assert_eq!(BundleLocation::from_url("models/brick"), folder);
+        assert_eq!(b, folder);
         for bad in ["../x", "a/b", "https://evil/x", ""] {
             assert!(b.file_url(bad).is_err(), "{bad}");
         }

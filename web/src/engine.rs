@@ -5,6 +5,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use burn::prelude::*;
+use rdpp_inference::Backend;
 use rdpp_inference::bundle::{Manifest, load_model};
 use rdpp_inference::engine::{Detector, RgbView};
 use rdpp_inference::image_io::{DecodeLimits, decode_rgb8};
@@ -13,34 +14,36 @@ use wasm_bindgen::JsValue;
 use crate::analysis::HeatMap;
 use crate::error::{AppError, js_message};
 
-/// Which backend the user asked for.
+/// Which backend the user asked for (`?backend=` and the Backend menu).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendChoice {
     /// WebGPU on a hardware adapter, else the CPU.
     Auto,
-    /// WebGPU even on a software adapter (tests use this for SwiftShader).
-    WebGpu,
-    /// The CPU (burn's flex backend in WebAssembly).
-    Cpu,
+    /// This backend: [`Backend::Wgpu`] (WebGPU, even on a software adapter; the tests use this
+    /// for SwiftShader) or [`Backend::Flex`] (the CPU, burn's flex backend in WebAssembly).
+    Use(Backend),
 }
 
 impl BackendChoice {
-    /// From the `?backend=` parameter.
+    /// From the `?backend=` parameter: `auto`, or a backend name the page can run
+    /// (`webgpu`/`wgpu`/`gpu`, `cpu`/`flex`).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "auto" => Some(Self::Auto),
-            "webgpu" | "gpu" => Some(Self::WebGpu),
-            "cpu" => Some(Self::Cpu),
-            _ => None,
+            "gpu" => Some(Self::Use(Backend::Wgpu)),
+            _ => match s.parse::<Backend>() {
+                Ok(b @ (Backend::Wgpu | Backend::Flex)) => Some(Self::Use(b)),
+                _ => None,
+            },
         }
     }
 
-    /// The parameter value.
+    /// The parameter value (the page's words for the two backends).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auto => "auto",
-            Self::WebGpu => "webgpu",
-            Self::Cpu => "cpu",
+            Self::Use(Backend::Wgpu) => "webgpu",
+            Self::Use(_) => "cpu",
         }
     }
 }
@@ -160,8 +163,10 @@ pub async fn probe_adapter() -> Result<Option<AdapterInfo>, AppError> {
 /// used and the returned info says why.
 pub async fn init_backend(choice: BackendChoice) -> (Device, BackendInfo) {
     let cpu = |warning: Option<String>| (Device::flex(), BackendInfo::cpu(warning));
-    if choice == BackendChoice::Cpu {
-        return cpu(None);
+    if let BackendChoice::Use(b) = choice {
+        if !b.is_gpu() {
+            return cpu(None);
+        }
     }
     let adapter = match probe_adapter().await {
         Ok(Some(a)) => a,
@@ -257,13 +262,7 @@ impl Engine {
             &device,
         )?;
         Ok(Engine {
-            detector: Detector {
-                model,
-                device,
-                backbone: manifest.backbone,
-                input_size: manifest.input_size,
-                calibration: manifest.calibration.clone(),
-            },
+            detector: Detector::new(model, &manifest, device),
             manifest,
             weights,
             backend,
@@ -282,25 +281,17 @@ impl Engine {
 
     /// Score one decoded image.
     pub async fn score(&self, rgb: &image::RgbImage) -> Result<Scored, AppError> {
-        let view = RgbView {
-            data: rgb.as_raw(),
-            width: rgb.width() as usize,
-            height: rgb.height() as usize,
-        };
-        let mut d = self
+        let d = self
             .detector
-            .detect_async(&[view])
-            .await
-            .map_err(AppError::Inference)?;
-        let d = d
+            .detect_async(&[RgbView::from(rgb)])
+            .await?
             .pop()
-            .ok_or_else(|| AppError::Inference("no result".into()))?;
-        let size = d.map.width;
+            .ok_or(AppError::NoResult)?;
         Ok(Scored {
             score: d.score,
             map: HeatMap {
-                size,
-                values: d.map.data.iter().map(|&v| v as f32).collect(),
+                size: d.map.width,
+                values: d.map_f32(),
             },
         })
     }
@@ -344,11 +335,21 @@ mod tests {
     fn backend_parameter_round_trips() {
         for c in [
             BackendChoice::Auto,
-            BackendChoice::WebGpu,
-            BackendChoice::Cpu,
+            BackendChoice::Use(Backend::Wgpu),
+            BackendChoice::Use(Backend::Flex),
         ] {
             assert_eq!(BackendChoice::parse(c.as_str()), Some(c));
         }
+        assert_eq!(BackendChoice::parse("webgpu"), BackendChoice::parse("gpu"));
+        assert_eq!(
+            BackendChoice::parse("cpu"),
+            Some(BackendChoice::Use(Backend::Flex))
+        );
+        assert_eq!(
+            BackendChoice::parse("cuda"),
+            None,
+            "the page cannot run CUDA"
+        );
         assert_eq!(BackendChoice::parse("tpu"), None);
     }
 
@@ -370,6 +371,9 @@ mod tests {
         let e = decode(b"hello, not an image", "notes.txt")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("notes.txt"), "{e}");
+        assert!(
+            e.contains("notes.txt") && e.contains("not a supported image file"),
+            "{e}"
+        );
     }
 }

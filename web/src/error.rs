@@ -1,7 +1,7 @@
 //! Every failure the page can show, each with what went wrong and what to do. JavaScript
 //! exceptions and library errors are converted here, in one place.
 
-use rdpp_inference::error::BundleError;
+use rdpp_inference::error::{BundleError, InferenceError};
 use rdpp_inference::image_io::ImageError;
 
 /// An error shown to the user; the page keeps working after any of them.
@@ -53,9 +53,12 @@ pub enum AppError {
     /// The GPU could not run the model.
     #[error("{0}")]
     Gpu(String),
-    /// The network or post-processing failed.
+    /// The network or post-processing failed (shared with the CLI).
     #[error("running the model failed: {0}")]
-    Inference(String),
+    Inference(#[from] InferenceError),
+    /// The network returned no result for an image.
+    #[error("running the model failed: it returned no result")]
+    NoResult,
     /// A browser API is missing or refused.
     #[error("{0}")]
     Browser(String),

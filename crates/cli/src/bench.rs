@@ -1,65 +1,45 @@
 //! `rdpp bench`: RD++ inference time per image and peak memory, measured in fresh processes, side
-//! by side with the PyTorch eager reference (`tests/parity/bench_torch.py`) when PyTorch is
-//! installed. Ratios are printed from measurements of the same run on the same machine.
+//! by side with the PyTorch eager reference (`tests/parity/bench_torch.py`, embedded in the
+//! binary) when PyTorch is installed. Ratios are printed from measurements of the same run on the
+//! same machine. The worker processes, the PyTorch side and the table are
+//! [`rdpp_testkit::bench`]'s; this module says what one measurement does.
 
-use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Args;
+use rdpp_inference::Backend;
 use rdpp_inference::engine::detections_from_scale_maps;
-use rdpp_inference::measure::{last_json_line, peak_rss_mb};
 use rdpp_inference::rdpp_model::burn::prelude::*;
 use rdpp_inference::rdpp_model::{Backbone, RdppConfig};
+use rdpp_testkit::bench::{Comparison, MeasuredRun, Quantity, TorchBench, TorchSide, median};
+use rdpp_testkit::measure::peak_rss_mb;
+use rdpp_testkit::options::SideBySide;
 use serde::{Deserialize, Serialize};
-
-use crate::Backend;
-use crate::import::parse_backbone;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Teacher backbone of the benchmarked model.
-    #[arg(long, value_parser = parse_backbone, default_value = "wide_resnet50_2")]
-    backbone: Backbone,
-    /// Input size.
-    #[arg(long, default_value_t = 256)]
-    size: usize,
+    /// What to run on each side.
+    #[command(flatten)]
+    side: SideBySide,
     /// Batch sizes, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8")]
     batches: Vec<usize>,
-    /// CPU threads (rdpp's thread pool and torch.set_num_threads).
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
     /// Timed iterations per batch size (the median is reported).
     #[arg(long, default_value_t = 5)]
     iters: usize,
     /// Untimed warm-up iterations before timing (both sides).
     #[arg(long, default_value_t = 2)]
     warmup: usize,
-    /// rdpp backend.
-    #[arg(long, value_enum, default_value = "flex")]
-    backend: Backend,
-    /// Python interpreter for the PyTorch side.
-    #[arg(long, default_value = "python3")]
-    python: String,
-    /// The PyTorch reference benchmark script.
-    #[arg(long, default_value = "tests/parity/bench_torch.py")]
-    torch_script: PathBuf,
-    /// Device of the PyTorch side: cpu, or cuda to compare a GPU backend with PyTorch on CUDA.
-    #[arg(long, default_value = "cpu")]
-    torch_device: String,
-    /// Skip the PyTorch side.
-    #[arg(long)]
-    no_torch: bool,
 }
 
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
-    #[arg(long, value_parser = parse_backbone)]
+    #[arg(long, value_enum)]
     backbone: Backbone,
-    #[arg(long)]
-    size: usize,
+    #[arg(long = "input-size", alias = "size", alias = "image-size")]
+    input_size: usize,
     #[arg(long)]
     batch: usize,
     #[arg(long)]
@@ -81,104 +61,65 @@ struct Measurement {
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot locate the rdpp executable")?;
-    let torch_ok = !args.no_torch && torch_available(&args);
+    let torch = if args.side.no_torch {
+        Err("--no-torch".to_string())
+    } else if args.side.backbone != Backbone::WideResnet50_2 {
+        Err(format!(
+            "the PyTorch reference benchmarks {} only",
+            Backbone::WideResnet50_2
+        ))
+    } else {
+        TorchSide::prepare(
+            &args.side.python,
+            TorchBench::Inference,
+            args.side.torch_script.as_deref(),
+            args.side.torch_device.is_cuda(),
+        )
+    };
     println!(
-        "RD++ {} at {}×{}, {} thread(s), median of {} runs; rdpp backend {:?}, PyTorch on {}",
-        args.backbone,
-        args.size,
-        args.size,
-        args.threads,
+        "RD++ {} at {}×{}, {} thread(s), median of {} runs; rdpp backend {}, PyTorch on {}",
+        args.side.backbone,
+        args.side.input_size,
+        args.side.input_size,
+        args.side.threads,
         args.iters,
-        args.backend,
-        args.torch_device
+        args.side.backend,
+        args.side.torch_device.name()
     );
     let mut rows = Vec::new();
     for &batch in &args.batches {
-        let out = Command::new(&exe)
-            .args(["bench-worker", "--backbone", args.backbone.name()])
-            .args([
-                "--size",
-                &args.size.to_string(),
-                "--batch",
-                &batch.to_string(),
-            ])
-            .args([
-                "--iters",
-                &args.iters.to_string(),
-                "--warmup",
-                &args.warmup.to_string(),
-            ])
-            .args(["--backend", &format!("{:?}", args.backend).to_lowercase()])
-            .env("RAYON_NUM_THREADS", args.threads.to_string())
-            .output()
-            .context("cannot start the benchmark worker")?;
-        if !out.status.success() {
-            bail!(
-                "benchmark worker failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let rdpp: Measurement = parse_last_json(&out.stdout).context("worker output")?;
-        let torch = if torch_ok {
-            let out = Command::new(&args.python)
-                .arg(&args.torch_script)
-                .args(["--threads", &args.threads.to_string()])
-                .args(["--batches", &batch.to_string()])
-                .args(["--runs", &args.iters.to_string()])
-                .args(["--warmup", &args.warmup.to_string()])
-                .args(["--size", &args.size.to_string()])
-                .args(["--device", &args.torch_device])
-                .output()
-                .context("cannot start the PyTorch benchmark")?;
-            if out.status.success() {
-                parse_last_json(&out.stdout).ok()
-            } else {
-                eprintln!(
-                    "PyTorch benchmark failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                None
-            }
-        } else {
-            None
-        };
+        let rdpp: Measurement = MeasuredRun::worker(args.side.threads)?
+            .flag("--backbone", args.side.backbone)
+            .flag("--input-size", args.side.input_size)
+            .flag("--batch", batch)
+            .flag("--iters", args.iters)
+            .flag("--warmup", args.warmup)
+            .flag("--backend", args.side.backend.name())
+            .measure()?;
+        let torch: Option<Measurement> = torch.as_ref().ok().and_then(|side| {
+            side.run()
+                .flag("--threads", args.side.threads)
+                .flag("--batches", batch)
+                .flag("--runs", args.iters)
+                .flag("--warmup", args.warmup)
+                .flag("--size", args.side.input_size)
+                .flag("--device", args.side.torch_device.name())
+                .measure_or_report()
+        });
         rows.push((rdpp, torch));
     }
-    println!(
-        "{:>5}  {:>14} {:>12}  {:>14} {:>12}  {:>10} {:>10}",
-        "batch", "rdpp ms/img", "rdpp MB", "torch ms/img", "torch MB", "time ×", "memory ×"
+    let mut table = Comparison::new(
+        "batch",
+        vec![
+            Quantity::new("ms/img", 1).lower_is_better("time ×", "faster"),
+            Quantity::new("MB", 0).lower_is_better("memory ×", "smaller"),
+        ],
     );
     for (r, t) in &rows {
-        match t {
-            Some(t) => println!(
-                "{:>5}  {:>14.1} {:>12.0}  {:>14.1} {:>12.0}  {:>10.2} {:>10.2}",
-                r.batch,
-                r.ms_per_image,
-                r.peak_rss_mb,
-                t.ms_per_image,
-                t.peak_rss_mb,
-                r.ms_per_image / t.ms_per_image,
-                r.peak_rss_mb / t.peak_rss_mb
-            ),
-            None => println!(
-                "{:>5}  {:>14.1} {:>12.0}  {:>14} {:>12}",
-                r.batch, r.ms_per_image, r.peak_rss_mb, "-", "-"
-            ),
-        }
+        let values = |m: &Measurement| vec![m.ms_per_image, m.peak_rss_mb];
+        table.push(r.batch, values(r), t.as_ref().map(values));
     }
-    if torch_ok {
-        println!("time × and memory × are rdpp / PyTorch: below 1 means rdpp is faster / smaller.");
-    } else {
-        println!(
-            "PyTorch not measured ({}); install torch and torchvision to compare.",
-            if args.no_torch {
-                "--no-torch"
-            } else {
-                "not importable"
-            }
-        );
-    }
+    table.print(torch.as_ref().err().map(String::as_str));
     for (r, t) in &rows {
         println!("{}", serde_json::to_string(r)?);
         if let Some(t) = t {
@@ -188,30 +129,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn torch_available(args: &BenchArgs) -> bool {
-    // The reference script benchmarks the paper's model only.
-    let check = if args.torch_device.starts_with("cuda") {
-        "import torch, torchvision, scipy; assert torch.cuda.is_available()"
-    } else {
-        "import torch, torchvision, scipy"
-    };
-    args.backbone == Backbone::WideResnet50_2
-        && args.torch_script.is_file()
-        && Command::new(&args.python)
-            .args(["-c", check])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-}
-
-fn parse_last_json(stdout: &[u8]) -> Result<Measurement> {
-    last_json_line(stdout).map_err(anyhow::Error::msg)
-}
-
 pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let device = args.backend.device()?;
     let model = RdppConfig::new(args.backbone).init(&device);
-    let s = args.size;
+    let s = args.input_size;
     let input: Vec<f32> = (0..args.batch * 3 * s * s)
         .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
         .collect();
@@ -229,16 +150,13 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     for _ in 0..args.warmup {
         run_once()?; // allocations; kernel compilation and autotuning on GPU backends
     }
-    let mut times = Vec::with_capacity(args.iters);
-    for _ in 0..args.iters.max(1) {
-        times.push(run_once()?);
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let median = times[times.len() / 2];
+    let times = (0..args.iters.max(1))
+        .map(|_| run_once())
+        .collect::<Result<Vec<f64>>>()?;
     let m = Measurement {
-        implementation: format!("rdpp-{:?}", args.backend).to_lowercase(),
+        implementation: format!("rdpp-{}", args.backend),
         batch: args.batch,
-        ms_per_image: median / args.batch as f64,
+        ms_per_image: median(&times) / args.batch as f64,
         peak_rss_mb: peak_rss_mb(),
     };
     println!("{}", serde_json::to_string(&m)?);

@@ -13,7 +13,7 @@ use rdpp_inference::rdpp_model::{Backbone, RdppConfig};
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// Teacher backbone.
-    #[arg(long, value_parser = parse_backbone)]
+    #[arg(long, value_enum)]
     backbone: Backbone,
     /// Teacher state dict (torchvision `wide_resnet50_2-95faca4d.pth`, `resnet18-f37072fd.pth`,
     /// or EfficientNet-Lite0's `efficientnet-lite0-57934424.pth`).
@@ -28,26 +28,13 @@ pub struct ImportArgs {
     out: PathBuf,
     /// Storage precision of the weights.
     #[arg(long, value_enum, default_value = "f32")]
-    dtype: DTypeArg,
+    dtype: WeightsDType,
     /// Input size the bundle declares (the official models use 256).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, alias = "image-size", alias = "size")]
     input_size: usize,
     /// Display name (defaults to the output folder's name).
     #[arg(long)]
     name: Option<String>,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum DTypeArg {
-    F32,
-    F16,
-}
-
-pub fn parse_backbone(s: &str) -> Result<Backbone, String> {
-    Backbone::from_name(s).ok_or_else(|| {
-        let names: Vec<_> = Backbone::ALL.iter().map(|b| b.name()).collect();
-        format!("unknown backbone {s:?}; choose one of {}", names.join(", "))
-    })
 }
 
 fn file_sha(path: &PathBuf) -> Result<String> {
@@ -101,10 +88,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
         "import of a teacher only (student untrained)"
     };
 
-    let dtype = match args.dtype {
-        DTypeArg::F32 => WeightsDType::F32,
-        DTypeArg::F16 => WeightsDType::F16,
-    };
+    let dtype = args.dtype;
     let weights = bundle::weights_to_bytes(&model, dtype)?;
     let name = args.name.clone().unwrap_or_else(|| file_name(&args.out));
     let provenance = Provenance {

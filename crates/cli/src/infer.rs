@@ -1,16 +1,16 @@
 //! `rdpp infer`: score images with a bundle; write raw maps (.npy), overlays (.png), scores.csv.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use rdpp_inference::bundle::load_bundle;
 use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
-use rdpp_inference::overlay::render_overlay;
+use rdpp_inference::overlay::{display_range, render_overlay};
+use rdpp_inference::verdict::{ScoreRow, scores_csv};
 use rdpp_inference::{Detection, Detector, RgbView};
 
 use crate::Backend;
@@ -63,19 +63,8 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
     if jobs.is_empty() {
         bail!("no images found in {}", display_list(&args.inputs));
     }
-    let device = args.backend.device()?;
-    let bundle = load_bundle(&args.model, &device)?;
-    let m = &bundle.manifest;
-    let threshold = args
-        .threshold
-        .or(m.calibration.as_ref().map(|c| c.image_threshold));
-    let detector = Detector {
-        model: bundle.model,
-        device,
-        backbone: m.backbone,
-        input_size: m.input_size,
-        calibration: m.calibration.clone(),
-    };
+    let (detector, _) = Detector::load(&args.model, args.backend.device()?)?;
+    let threshold = args.threshold.or(detector.threshold());
     fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let limits = DecodeLimits {
@@ -108,18 +97,17 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
         if ok.is_empty() {
             continue;
         }
-        let views: Vec<RgbView> = ok
-            .iter()
-            .map(|(_, img)| RgbView {
-                data: img.as_raw(),
-                width: img.width() as usize,
-                height: img.height() as usize,
-            })
-            .collect();
-        let detections = detector.detect(&views).map_err(anyhow::Error::msg)?;
+        let views: Vec<RgbView> = ok.iter().map(|(_, img)| RgbView::from(img)).collect();
+        let start = Instant::now();
+        let detections = detector.detect(&views)?;
+        let ms = start.elapsed().as_secs_f64() * 1e3 / views.len() as f64;
         for ((job, img), det) in ok.iter().zip(detections) {
             match write_outputs(&args, job, img, &det, &detector) {
-                Ok(()) => rows.push((job.path.clone(), det.score)),
+                Ok(()) => rows.push(ScoreRow {
+                    file: job.path.display().to_string(),
+                    score: det.score,
+                    ms: Some(ms),
+                }),
                 Err(e) => failures.push((job.path.clone(), format!("{e:#}"))),
             }
             bar.inc(1);
@@ -128,7 +116,8 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
     bar.finish_and_clear();
 
     let csv_path = args.out.join("scores.csv");
-    write_scores(&csv_path, &rows, threshold)?;
+    fs::write(&csv_path, scores_csv(&rows, threshold, None))
+        .with_context(|| format!("{}: cannot write", csv_path.display()))?;
     eprintln!("scored {} image(s) → {}", rows.len(), args.out.display());
     if threshold.is_none() {
         eprintln!(
@@ -159,11 +148,8 @@ fn write_outputs(
     }
     let npy = with_suffix(&base, ".npy");
     write_npy(&npy, &det.map.data, det.map.height, det.map.width)?;
-    let map32: Vec<f32> = det.map.data.iter().map(|&v| v as f32).collect();
-    let range = match &detector.calibration {
-        Some(c) => (c.map_low as f32, c.map_high as f32),
-        None => min_max(&map32),
-    };
+    let map32 = det.map_f32();
+    let range = display_range(&map32, detector.calibration().map(|c| c.map_range()));
     let overlay = render_overlay(
         img,
         &map32,
@@ -176,12 +162,6 @@ fn write_outputs(
         .save(&png)
         .with_context(|| format!("{}: cannot write", png.display()))?;
     Ok(())
-}
-
-fn min_max(v: &[f32]) -> (f32, f32) {
-    let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
-    let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if hi > lo { (lo, hi) } else { (lo, lo + 1e-6) }
 }
 
 fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
@@ -208,36 +188,6 @@ fn write_npy(path: &Path, data: &[f64], h: usize, w: usize) -> Result<()> {
         .finish()
         .with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
-}
-
-fn write_scores(path: &Path, rows: &[(PathBuf, f64)], threshold: Option<f64>) -> Result<()> {
-    let mut out = String::from("file,score,verdict\n");
-    for (file, score) in rows {
-        let verdict = match threshold {
-            Some(t) if *score > t => "anomalous",
-            Some(_) => "normal",
-            None => "uncalibrated",
-        };
-        out.push_str(&format!(
-            "{},{:.8},{}\n",
-            csv_field(&file.display().to_string()),
-            score,
-            verdict
-        ));
-    }
-    let mut f =
-        fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(out.as_bytes())
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn display_list(p: &[PathBuf]) -> String {

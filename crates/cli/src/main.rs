@@ -1,6 +1,5 @@
 //! `rdpp`: import RD++ weights, run anomaly detection on images, inspect bundles, benchmark.
 
-mod backend;
 mod bench;
 mod import;
 mod infer;
@@ -11,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use backend::Backend;
+use rdpp_inference::Backend;
 
 /// RD++ anomaly detection (Tien et al., CVPR 2023) for quality inspection.
 #[derive(Parser, Debug)]

@@ -30,7 +30,7 @@ fn text(o: &Output) -> String {
 fn make_bundle(dir: &Path) {
     let device = Device::flex();
     let mut model = RdppConfig::new(Backbone::EfficientnetLite0).init(&device);
-    rdpp_inference::synthetic::fill_with_formula(&mut model);
+    rdpp_testkit::fill_with_formula(&mut model);
     let weights = weights_to_bytes(&model, WeightsDType::F32).unwrap();
     let cal = Calibration {
         image_threshold: 0.0,
@@ -133,7 +133,7 @@ fn infer_writes_maps_overlays_and_scores_and_lists_bad_files() {
     // scores.csv agrees with the library on the same image, and the map max is the score.
     let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("file,score,verdict"));
+    assert_eq!(lines.next(), Some("file,score,verdict,threshold,ms"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 3, "{csv}");
     let a_row = rows
@@ -141,24 +141,16 @@ fn infer_writes_maps_overlays_and_scores_and_lists_bad_files() {
         .find(|r| r[0].ends_with("a.png"))
         .expect("a.png row");
     let score: f64 = a_row[1].parse().unwrap();
-    assert_eq!(a_row[2], "anomalous", "threshold 0 flags everything");
+    assert_eq!(
+        a_row[2..4],
+        ["anomalous", "0.000000000"],
+        "the bundle's threshold 0 flags everything"
+    );
+    assert!(a_row[4].parse::<f64>().unwrap() > 0.0, "{csv}");
 
-    let device = Device::flex();
-    let b = rdpp_inference::bundle::load_bundle(&bundle, &device).unwrap();
-    let det = Detector {
-        model: b.model,
-        device,
-        backbone: Backbone::EfficientnetLite0,
-        input_size: 64,
-        calibration: None,
-    };
+    let (det, _) = Detector::load(&bundle, Device::flex()).unwrap();
     let img = read_rgb8(&imgs.join("a.png"), &DecodeLimits::default()).unwrap();
-    let view = RgbView {
-        data: img.as_raw(),
-        width: img.width() as usize,
-        height: img.height() as usize,
-    };
-    let lib = det.detect(&[view]).unwrap().remove(0);
+    let lib = det.detect(&[RgbView::from(&img)]).unwrap().remove(0);
     assert!(
         (lib.score - score).abs() < 1e-6,
         "CLI {score} vs library {}",
@@ -168,6 +160,23 @@ fn infer_writes_maps_overlays_and_scores_and_lists_bad_files() {
     let map: Vec<f32> = npyz::NpyFile::new(&bytes[..]).unwrap().into_vec().unwrap();
     let max = map.iter().copied().fold(f32::MIN, f32::max) as f64;
     assert!((max - score).abs() < 1e-5, "npy max {max} vs score {score}");
+
+    // A threshold above every score: the other verdict, and the threshold given is the one used.
+    let out2 = tmp.path().join("out2");
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        bundle.to_str().unwrap(),
+        imgs.join("a.png").to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--threshold",
+        "1000",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let csv = std::fs::read_to_string(out2.join("scores.csv")).unwrap();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[2..4], ["normal", "1000.000000000"], "{csv}");
 }
 
 #[test]
@@ -217,25 +226,46 @@ fn clear_errors_for_bad_invocations() {
         "--out",
         "o",
     ]);
-    assert!(text(&o).contains("unknown backbone"), "{}", text(&o));
+    let log = text(&o);
+    assert!(
+        log.contains("invalid value 'vgg16'")
+            && log.contains("wide_resnet50_2, resnet18, efficientnet_lite0"),
+        "{log}"
+    );
 
+    let img = tmp.path().join("x.png");
+    image(&img, 10, 10, 0);
+    // A model folder that does not exist: the manifest it should hold is named.
+    let nope = tmp.path().join("nope");
     let o = rdpp(&[
         "infer",
         "--model",
-        tmp.path().join("nope").to_str().unwrap(),
-        tmp.path().to_str().unwrap(),
+        nope.to_str().unwrap(),
+        img.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
     let log = text(&o);
     assert_eq!(o.status.code(), Some(2), "{log}");
     assert!(
-        log.contains("no images found") || log.contains("manifest.json"),
+        log.contains(&format!("{}", nope.join("manifest.json").display())),
         "{log}"
     );
+    // A folder without images.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        nope.to_str().unwrap(),
+        empty.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{log}");
+    assert!(log.contains("no images found"), "{log}");
 
-    let img = tmp.path().join("x.png");
-    image(&img, 10, 10, 0);
     make_bundle(&tmp.path().join("b"));
     let o = rdpp(&[
         "infer",
@@ -249,12 +279,16 @@ fn clear_errors_for_bad_invocations() {
     ]);
     let log = text(&o);
     assert_eq!(o.status.code(), Some(2), "{log}");
-    assert!(log.contains("CUDA"), "{log}");
+    assert!(
+        log.contains("no cuda backend") && log.contains("feature `cuda`"),
+        "{log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
 }
 
 /// The same image scored on the GPU backend (wgpu; lavapipe in CI) and on the CPU agree.
 #[test]
+#[ignore = "needs a wgpu adapter (e.g. Mesa's lavapipe); scripts/test.sh runs it"]
 fn wgpu_backend_scores_like_flex() {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("bundle");
@@ -275,11 +309,6 @@ fn wgpu_backend_scores_like_flex() {
             backend,
         ]);
         let log = text(&o);
-        if backend == "wgpu" && !o.status.success() && std::env::var("RDPP_REQUIRE_WGPU").is_err() {
-            assert!(log.contains("no usable GPU adapter"), "{log}");
-            eprintln!("SKIPPED: {log}");
-            return;
-        }
         assert!(o.status.success(), "{backend}: {log}");
         let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
         let score: f64 = csv
@@ -304,15 +333,11 @@ fn wgpu_backend_scores_like_flex() {
 /// `rdpp import` of the real EfficientNet-Lite0 teacher (teacher-only start), then `info` and
 /// `infer` on the result. Needs `RDPP_LITE0_PTH` (set by the test command).
 #[test]
+#[ignore = "needs RDPP_LITE0_PTH (scripts/fetch-lite0.sh); scripts/test.sh runs it"]
 fn import_real_lite0_teacher_then_infer() {
-    let Some(pth) = std::env::var_os("RDPP_LITE0_PTH") else {
-        assert!(
-            std::env::var_os("RDPP_REQUIRE_LITE0").is_none(),
-            "RDPP_REQUIRE_LITE0 set without RDPP_LITE0_PTH"
-        );
-        eprintln!("SKIPPED: RDPP_LITE0_PTH not set (run scripts/fetch-lite0.sh)");
-        return;
-    };
+    let pth = std::env::var_os("RDPP_LITE0_PTH").expect(
+        "RDPP_LITE0_PTH must name efficientnet-lite0-57934424.pth (run scripts/fetch-lite0.sh)",
+    );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("lite0");
     let o = rdpp(&[
@@ -331,7 +356,7 @@ fn import_real_lite0_teacher_then_infer() {
     let log = text(&o);
     assert!(o.status.success(), "{log}");
     assert!(
-        log.contains("teacher-only") || log.contains("randomly initialised"),
+        log.contains("checkpoint  none: projection, OCBE and decoder are randomly initialised"),
         "{log}"
     );
     let o = rdpp(&["info", out.to_str().unwrap()]);

@@ -1,4 +1,4 @@
-//! Data set layouts (SPEC §9) and scanning them into a [`DatasetIndex`].
+//! Data set layouts (docs/method.md §9) and scanning them into a [`DatasetIndex`].
 //!
 //! Scanning only looks at names; it decodes nothing (see [`crate::load`] for that). Every list
 //! comes out sorted (by folder name, then file name, byte order), so the same tree always gives
@@ -478,7 +478,16 @@ mod tests {
             category: "bottle".into(),
         })
         .unwrap_err();
-        assert!(matches!(&e, DataError::MissingDir { .. }), "{e}");
+        assert!(
+            matches!(
+                &e,
+                DataError::MissingDir {
+                    what: "MVTec AD root folder",
+                    path,
+                } if path == &root.join("nope")
+            ),
+            "{e}"
+        );
         // An anomalous image without its mask: both paths are named.
         fs::remove_file(root.join("bottle/ground_truth/broken/001_mask.png")).expect("rm");
         let e = scan(&Layout::MvTec {

@@ -1,12 +1,13 @@
 //! Data for RD++: MVTec AD, BTAD and plain-folder layouts, in-memory loading with the official
 //! preprocessing, the official pseudo-anomaly noise, and a synthetic defect data set generator.
 //!
-//! * [`scan`] lists a data set's files for a [`Layout`] (SPEC §9) into a [`DatasetIndex`];
+//! * [`scan`] lists a data set's files for a [`Layout`] (docs/method.md §9) into a
+//!   [`DatasetIndex`];
 //! * [`load_train`] / [`load_test`] decode them in parallel, resize them as the official code does
 //!   (images: OpenCV-exact bilinear to `[0, 1]`; masks: Pillow's antialiased bilinear, then
 //!   `> 0.5`) and keep them in memory as f32;
-//! * [`add_pseudo_anomaly`] adds the RD++ training noise (SPEC §7) with an [`OpenSimplex`] port
-//!   that matches the official values;
+//! * [`add_pseudo_anomaly`] adds the RD++ training noise (docs/method.md §7.2) with an
+//!   [`OpenSimplex`] port that matches the official values;
 //! * [`synthetic::generate`] writes a small procedural data set in the MVTec AD layout, and
 //!   [`synthetic::generate_from_texture`] one made from a texture photo.
 //!

@@ -270,26 +270,47 @@ mod tests {
             assert!(img.rgb.iter().all(|v| (0.0..=1.0).contains(v)));
         }
         assert_eq!(images[0].name, "a_rgb.png");
-        // Gray becomes three equal channels.
+        // Gray becomes three equal channels. The gray ramp is 15·x over 17 columns: column 9 of
+        // 16 samples x = (9 + 0.5)·17/16 − 0.5 = 9.59375 (cv2 INTER_LINEAR), so 15·9.59375/255
+        // (hand calculation; bilinear interpolation of a linear ramp is exact).
         let g = images[1].pixel(5, 9);
-        assert!(g[0] == g[1] && g[1] == g[2]);
+        assert!(g[0] == g[1] && g[1] == g[2], "{g:?}");
+        assert!((g[0] - 0.564_338_24).abs() < 1e-6, "{g:?}");
         // Alpha is dropped, not composited: a transparent pixel keeps its colour.
         let c = images[2].pixel(3, 3);
         assert!((c[0] - 10.0 / 255.0).abs() < 1e-6 && (c[2] - 30.0 / 255.0).abs() < 1e-6);
-        // 16-bit keeps the high byte (OpenCV): 0x0080 -> 0 at x = 0.
+        // 16-bit keeps the high byte (OpenCV): 0x0080 -> 0 at x = 0, 0x1FC0 -> 31 at x = 1 (rounding
+        // v / 257 would give 0 and 32). Column 2 of 16 samples x = (2 + 0.5)·8/16 − 0.5 = 0.75,
+        // so 0.75·31/255 = 0.0911765 with the high byte, 0.0941176 with rounding (by hand).
         assert_eq!(images[3].pixel(0, 0)[0], 0.0);
-        // Exactly the official resize.
-        let rgb = image::open(train.join("a_rgb.png"))
-            .expect("open")
-            .into_rgb8();
-        let want = resize_rgb_u8(rgb.as_raw(), 40, 30, 16);
-        assert!(
-            images[0]
-                .rgb
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| *a == *b as f32)
-        );
+        let deep = images[3].pixel(4, 2)[0];
+        assert!((deep - 0.091_176_47).abs() < 1e-6, "{deep}");
+        // The official resize (cv2 INTER_LINEAR, half-pixel centres), checked against values
+        // computed by hand: R = 6·x and G = 8·y are linear ramps, so the resized value at output
+        // column c is 6·((c + 0.5)·40/16 − 0.5)/255 and at output row r 8·((r + 0.5)·30/16 − 0.5)/255
+        // (no border clamping: positions stay within [0.75, 38.25] and [0.4375, 28.5625]).
+        assert_eq!(images[0].rgb.len(), 16 * 16 * 3);
+        for r in 0..16 {
+            for c in 0..16 {
+                let want = [
+                    6.0 * ((c as f64 + 0.5) * 40.0 / 16.0 - 0.5) / 255.0,
+                    8.0 * ((r as f64 + 0.5) * 30.0 / 16.0 - 0.5) / 255.0,
+                    200.0 / 255.0,
+                ];
+                let got = images[0].pixel(r, c);
+                for ch in 0..3 {
+                    assert!(
+                        (f64::from(got[ch]) - want[ch]).abs() < 1e-6,
+                        "pixel ({r}, {c}) channel {ch}: {} vs {}",
+                        got[ch],
+                        want[ch]
+                    );
+                }
+            }
+        }
+        // Spot values of the same formula (python3: 6*((7+0.5)*40/16-0.5)/255 = 0.42941176...).
+        assert!((images[0].pixel(0, 7)[0] - 0.429_411_77).abs() < 1e-6);
+        assert!((images[0].pixel(15, 0)[1] - 0.896_078_43).abs() < 1e-6);
     }
 
     #[test]

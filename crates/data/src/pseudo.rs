@@ -1,4 +1,4 @@
-//! The RD++ pseudo-anomaly (SPEC §7; official `MVTecDataset_train.__getitem__`).
+//! The RD++ pseudo-anomaly (docs/method.md §7.2; official `MVTecDataset_train.__getitem__`).
 //!
 //! For every training sample the official code draws, with numpy's `randint` (high excluded):
 //!

@@ -4,6 +4,10 @@
 //! [`seeded`] (ChaCha8, whose stream `rand_chacha` guarantees to be stable) for reproducible runs.
 //! The integer and float samplers below are hand-written on top of `next_u64`, because `rand`'s
 //! own `random_range` may change its algorithm (and so its values) between releases.
+//!
+//! [`fnv1a64`] and [`uniform_at`] are the stateless counterpart: a seed from a name, and the
+//! `i`-th uniform value of that seed (splitmix64), for draws that must be addressable by index
+//! (the trainer's epoch order and noise seeds, the parity weight formula, benchmark inputs).
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -52,6 +56,27 @@ pub fn uniform<R: RngCore + ?Sized>(rng: &mut R, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * unit(rng)
 }
 
+/// FNV-1a, 64 bit: a stable seed from bytes (e.g. a tensor or configuration name).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Element `i` of the uniform stream of `seed`: a value in `[0, 1)` with 24-bit resolution (exact
+/// in f32 and f64), `splitmix64(seed + (i + 1)·φ) >> 40` over `2²⁴`. Stateless, so any element
+/// can be drawn on its own, in any order; the Python parity reference computes the same values.
+pub fn uniform_at(seed: u64, i: u64) -> f64 {
+    let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f64 / (1u64 << 24) as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +108,37 @@ mod tests {
         assert!(x < i64::MAX);
         let u = unit(&mut r);
         assert!((0.0..1.0).contains(&u));
+    }
+
+    #[test]
+    fn fnv_matches_reference_vectors() {
+        // Published FNV-1a 64 test vectors.
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+        // Seeds the benchmark input and the weight formula are built on.
+        assert_eq!(fnv1a64(b"bench.clean"), 0xfc51_3b17_c5a6_34ce);
+        assert_eq!(fnv1a64(b"bench.noise"), 0x7621_75f4_558a_f881);
+        assert_eq!(fnv1a64(b"teacher.conv1.weight"), 0x493c_489c_c485_c900);
+    }
+
+    #[test]
+    fn uniform_at_values_are_pinned() {
+        // Pinned from the implementation the trainer, the parity formula and the PyTorch scripts
+        // share: a change here changes epoch orders, noise seeds and every formula weight.
+        let at = |seed: u64, i: u64, bits: u64| {
+            assert_eq!(
+                uniform_at(seed, i),
+                bits as f64 / (1u64 << 24) as f64,
+                "({seed:#x}, {i})"
+            );
+        };
+        at(0, 0, 14_819_496);
+        at(0, 1, 7_239_838);
+        at(42, 7, 13_432_373);
+        at(0xfc51_3b17_c5a6_34ce, 0, 7_877_423);
+        at(0xfc51_3b17_c5a6_34ce, 12_345, 3_011_975);
+        at(u64::MAX, u64::MAX - 1, 14_551_638);
+        assert!((0..10_000).all(|i| (0.0..1.0).contains(&uniform_at(7, i))));
     }
 }

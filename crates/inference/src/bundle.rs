@@ -34,6 +34,7 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Storage precision of the weights file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum WeightsDType {
     /// 32-bit floats (exact).
     F32,
@@ -66,6 +67,13 @@ pub struct Calibration {
     pub map_high: f64,
     /// How the numbers were obtained (e.g. "p99.5 of 40 held-out normal images").
     pub method: String,
+}
+
+impl Calibration {
+    /// `(map_low, map_high)`: the colour range of heatmaps (see `overlay::display_range`).
+    pub fn map_range(&self) -> (f64, f64) {
+        (self.map_low, self.map_high)
+    }
 }
 
 /// Where the weights came from.

@@ -104,3 +104,38 @@ pub enum ImportError {
         report: String,
     },
 }
+
+/// The network could not score a batch of images.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InferenceError {
+    /// An image with no pixels.
+    #[error("image {index} is empty ({width}×{height})")]
+    EmptyImage {
+        /// Its position in the batch.
+        index: usize,
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+    },
+    /// A pixel buffer whose length does not match its size.
+    #[error("image {index}: {bytes} bytes for {width}×{height} RGB (expected {expected})")]
+    BufferSize {
+        /// Its position in the batch.
+        index: usize,
+        /// The buffer's length.
+        bytes: usize,
+        /// Width in pixels.
+        width: usize,
+        /// Height in pixels.
+        height: usize,
+        /// `width × height × 3`.
+        expected: usize,
+    },
+    /// Reading the maps back from the device failed (a lost GPU device, out of memory).
+    #[error("reading the anomaly maps back from the device failed: {0}")]
+    ReadBack(String),
+    /// The device returned maps of an unexpected type or shape.
+    #[error("the device returned unexpected map data: {0}")]
+    MapData(String),
+}

@@ -7,6 +7,9 @@
 
 use image::RgbImage;
 
+#[cfg(test)]
+use crate::bundle::Calibration;
+
 /// Resizes a row-major `f32` map of `size = (w, h)` to `out_size = (out_w, out_h)` with
 /// bilinear interpolation.
 ///
@@ -181,9 +184,48 @@ pub fn render_overlay(
     out
 }
 
+/// The map values drawn as the coldest and the hottest colour: the calibrated range
+/// ([`Calibration::map_range`]) when there is a usable one (so a colour means the same on every
+/// image), else the map's own minimum and maximum, as the official code normalises each map.
+/// Non-finite values are ignored; a map without finite values gives `(0, 0)`, which
+/// [`render_overlay`] draws as all cold.
+pub fn display_range(map: &[f32], calibrated: Option<(f64, f64)>) -> (f32, f32) {
+    if let Some((low, high)) = calibrated {
+        if high > low {
+            return (low as f32, high as f32);
+        }
+    }
+    let (lo, hi) = map
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if lo > hi { (0.0, 0.0) } else { (lo, hi) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_range_is_the_calibrated_one_else_the_maps_own() {
+        let map = [0.05, 0.4, f32::NAN, 0.9, 0.1];
+        let c = Calibration {
+            image_threshold: 0.2,
+            map_low: 0.05,
+            map_high: 0.4,
+            method: "test".into(),
+        };
+        assert_eq!(display_range(&map, Some(c.map_range())), (0.05, 0.4));
+        assert_eq!(display_range(&map, None), (0.05, 0.9));
+        let flat = Calibration {
+            map_high: 0.05,
+            ..c
+        };
+        assert_eq!(display_range(&map, Some(flat.map_range())), (0.05, 0.9));
+        assert_eq!(display_range(&[f32::NAN], None), (0.0, 0.0));
+    }
 
     fn assert_close(actual: &[f32], expected: &[f32]) {
         assert_eq!(actual.len(), expected.len());

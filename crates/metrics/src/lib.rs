@@ -2,7 +2,7 @@
 //! definition), the official RD++ code's non-standard "PRO" (as a named compatibility metric),
 //! F1-max, and a serialisable [`EvaluationReport`].
 //!
-//! Conventions (SPEC §8):
+//! Conventions (docs/method.md §8):
 //! - an anomaly map is a row-major `width × height` slice of `f32` pixel scores (higher = more
 //!   anomalous); its mask is a slice of the same length, `true` = anomalous pixel;
 //! - an image is anomalous when its mask has any `true` pixel; its score is the map's maximum

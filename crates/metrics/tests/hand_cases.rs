@@ -43,10 +43,16 @@ fn roc_curve_four_samples_by_hand() {
     assert_eq!(roc_curve(&scores, &labels, false).unwrap().fpr.len(), 6);
     let dropped = roc_curve(&scores, &labels, true).unwrap();
     assert_eq!(dropped.thresholds, [f64::INFINITY, 0.9, 0.6, 0.5]);
-    // Thinning keeps first and last points.
+    // Thinning keeps first and last points. By hand: the full curve is fpr [0, 0, 1/3, 2/3, 1, 1],
+    // tpr [0, ½, ½, ½, ½, 1] (thresholds ∞, 0.9 … 0.5); with a step of 0.6 the first point is
+    // kept, then the first one at least 0.6 away in FPR or TPR from the last kept (2/3, ½) at
+    // 0.7, then the last point (1, 1) at 0.5.
     let thin = roc_curve(&scores, &labels, false).unwrap().thinned(0.6);
-    assert_eq!(thin.fpr.first(), Some(&0.0));
-    assert_eq!(thin.tpr.last(), Some(&1.0));
+    assert_eq!(thin.thresholds, [f64::INFINITY, 0.7, 0.5]);
+    assert_eq!(thin.tpr, [0.0, 0.5, 1.0]);
+    assert_eq!(thin.fpr.len(), 3);
+    assert_eq!((thin.fpr[0], thin.fpr[2]), (0.0, 1.0));
+    assert!((thin.fpr[1] - 2.0 / 3.0).abs() < 1e-15, "{:?}", thin.fpr);
 }
 
 #[test]
@@ -164,7 +170,10 @@ fn official_pro_by_hand() {
         Err(MetricError::Undefined { .. })
     ));
     // All-anomalous mask: the official assertion fails.
-    assert!(official_pro(&[map], &[&[true; 6]], 6, 1).is_err());
+    assert!(matches!(
+        official_pro(&[map], &[&[true; 6]], 6, 1),
+        Err(MetricError::Undefined { .. })
+    ));
     // No anomalous image.
     assert!(matches!(
         official_pro(&[map], &[normal], 6, 1),
@@ -207,7 +216,14 @@ fn error_cases() {
         e(image_auroc(&[0.1, 0.2], &[false, false])),
         OneClass { .. }
     ));
-    assert!(roc_curve(&[0.1, 0.2], &[false, false], true).is_err());
+    assert!(matches!(
+        roc_curve(&[0.1, 0.2], &[false, false], true),
+        Err(OneClass {
+            positives: 0,
+            negatives: 2,
+            ..
+        })
+    ));
     assert!(matches!(
         f1_max(&[0.1, 0.2], &[false, false]),
         Err(OneClass { .. })
@@ -267,13 +283,22 @@ fn error_cases() {
         )),
         NonFinite { .. }
     ));
-    assert!(pro_curve(&[map], &[mask], 2, 2, -1.0).is_err());
-    assert!(pixel_roc_curve(&[map], &[mask], f64::NAN).is_err());
+    assert!(matches!(
+        pro_curve(&[map], &[mask], 2, 2, -1.0),
+        Err(InvalidArgument(_))
+    ));
+    assert!(matches!(
+        pixel_roc_curve(&[map], &[mask], f64::NAN),
+        Err(InvalidArgument(_))
+    ));
     assert!(matches!(
         e(official_pro(&[map], &[mask], 2, 3)),
         LengthMismatch { .. }
     ));
-    assert!(official_pro_thresholds(0.0, f64::NAN).is_err());
+    assert!(matches!(
+        official_pro_thresholds(0.0, f64::NAN),
+        Err(InvalidArgument(_))
+    ));
     assert!(e(image_auroc(&[], &[])).is_invalid_input());
     assert!(!e(image_auroc(&[0.1, 0.2], &[true, true])).is_invalid_input());
 }
@@ -289,15 +314,26 @@ fn report_collects_metrics_and_notes() {
     let maps: Vec<Vec<f32>> = vec![
         vec![0.1, 0.9, 0.7, 0.2, 0.3, 0.1, 0.0, 0.2],
         vec![0.2, 0.1, 0.3, 0.2, 0.1, 0.4, 0.2, 0.3],
-        vec![0.8, 0.1, 0.2, 0.3, 0.5, 0.2, 0.25, 0.6],
+        // The last anomalous pixel (0.45) scores below one normal pixel (0.5): the pixel metrics
+        // are not perfect, so each of them has its own value.
+        vec![0.8, 0.1, 0.2, 0.3, 0.5, 0.2, 0.25, 0.45],
     ];
     let maps: Vec<&[f32]> = maps.iter().map(|m| m.as_slice()).collect();
     let masks: Vec<&[bool]> = masks.iter().map(|m| m.as_slice()).collect();
     let r = EvaluationReport::compute(&maps, &masks, w, h, None).unwrap();
     assert_eq!(r.image_auroc, Some(1.0));
-    assert_eq!(r.pixel_auroc, Some(pixel_auroc(&maps, &masks).unwrap()));
-    assert_eq!(r.aupro, Some(aupro(&maps, &masks, w, h, 0.3).unwrap()));
-    assert_eq!(r.official_pro, official_pro(&maps, &masks, w, h).ok());
+    // Expected values by hand (and with a pure-Python transcription of the definitions: Mann-
+    // Whitney U, brute-force PRO per threshold, the official `compute_pro` per image):
+    // pixel AUROC: 4 anomalous × 20 normal pairs, only 0.45 < 0.5 is lost -> 79/80.
+    let close = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 1e-12);
+    assert!(close(r.pixel_auroc, 79.0 / 80.0), "{:?}", r.pixel_auroc);
+    // AUPRO to FPR 0.3: three regions ({1, 2} of image 0, {0} and {7} of image 2); PRO 2/3 from
+    // FPR 0 to 1/20 (the 0.5 normal pixel), then 1: (0.05·2/3 + 0.25·1) / 0.3 = 17/18.
+    assert!(close(r.aupro, 17.0 / 18.0), "{:?}", r.aupro);
+    // Official PRO: image 0 separates perfectly (1.0); in image 2 the kept thresholds (FPR < 0.3,
+    // i.e. th >= 0.3) have FPR 1/6 with PRO 1 then ½ (the 0.45 region lost), and FPR 0 with PRO ½
+    // -> area ½ after rescaling; mean (1 + ½) / 2.
+    assert!(close(r.official_pro, 0.75), "{:?}", r.official_pro);
     assert_eq!(r.image_f1_max, Some(1.0));
     assert_eq!(r.image_f1_threshold, Some(0.800000011920929)); // 0.8f32, the smaller maximum
     assert_eq!(

@@ -216,6 +216,14 @@ mod tests {
         assert_eq!(k[0], k[32]);
         // exp(−256/32) / Σ: the outermost tap relative to the centre.
         assert!((k[0] / k[16] - (-8.0f64).exp()).abs() < 1e-15);
+        // The centre tap, 1 / Σ_{x=−16..16} exp(−x²/32), computed independently with
+        // `python3 -c "import math; print(1/math.fsum(math.exp(-x*x/32) for x in range(-16,17)))"`
+        // (scipy's `_gaussian_kernel1d(4, 0, 16)` builds the same values).
+        assert!(
+            (k[16] - 0.099_739_099_530_986_32).abs() < 1e-16,
+            "{}",
+            k[16]
+        );
     }
 
     #[test]
@@ -246,8 +254,15 @@ mod tests {
             4.0,
         );
         assert!((s.data.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        let k = gaussian_kernel(4.0, 4.0);
-        assert!((s.data[40 * 80 + 40] - k[16] * k[16]).abs() < 1e-15);
+        // The peak is the squared centre tap of the hand-checked kernel above (python3, as in
+        // `kernel_has_33_taps_and_unit_sum`: (1/fsum(...))**2 = 0.009947887975251996).
+        assert!((s.data[40 * 80 + 40] - 0.009_947_887_975_251_996).abs() < 1e-15);
+        let peak = s
+            .data
+            .iter()
+            .enumerate()
+            .fold((0, f64::MIN), |b, (i, &v)| if v > b.1 { (i, v) } else { b });
+        assert_eq!(peak.0, 40 * 80 + 40, "the impulse stays where it was");
     }
 
     #[test]

@@ -101,13 +101,18 @@ pub fn resize_rgb_u8(rgb: &[u8], width: usize, height: usize, size: usize) -> Ve
     resize_with(|i| rgb[i] as f64 / 255.0, width, height, 3, size, size)
 }
 
-/// Normalize an interleaved `size × size × 3` f64 image and lay it out as f32 CHW.
-pub fn normalize_to_chw(resized: &[f64], size: usize, norm: &Normalization) -> Vec<f32> {
+/// Normalize an interleaved `size × size × 3` image in [0, 1] (f64 from [`resize_rgb_u8`], or
+/// the trainer's f32 images) in f64 and lay it out as f32 CHW.
+pub fn normalize_to_chw<T: Copy + Into<f64>>(
+    resized: &[T],
+    size: usize,
+    norm: &Normalization,
+) -> Vec<f32> {
     let plane = size * size;
     let mut out = vec![0.0f32; 3 * plane];
     for p in 0..plane {
         for c in 0..3 {
-            out[c * plane + p] = norm.apply(c, resized[p * 3 + c]) as f32;
+            out[c * plane + p] = norm.apply(c, resized[p * 3 + c].into()) as f32;
         }
     }
     out
@@ -153,5 +158,34 @@ mod tests {
         let resized = vec![0.485, 0.456, 0.406];
         let chw = normalize_to_chw(&resized, 1, &norm);
         assert!(chw.iter().all(|v| v.abs() < 1e-7));
+        // One pixel cannot tell HWC from CHW: a 2×2 image of red, green, blue and the mean.
+        // Expected values by hand, (v − mean) / std with ImageNet's statistics:
+        // R: 0.515/0.229 = 2.2489083, −0.485/0.229 = −2.1179039; G: 0.544/0.224 = 2.4285714,
+        // −0.456/0.224 = −2.0357143; B: 0.594/0.225 = 2.64, −0.406/0.225 = −1.8044444.
+        let hwc = [
+            1.0, 0.0, 0.0, //
+            0.0, 1.0, 0.0, //
+            0.0, 0.0, 1.0, //
+            0.485, 0.456, 0.406,
+        ];
+        let chw = normalize_to_chw(&hwc, 2, &norm);
+        let want: [f32; 12] = [
+            2.248_908_3,
+            -2.117_903_9,
+            -2.117_903_9,
+            0.0, // R plane
+            -2.035_714_3,
+            2.428_571_4,
+            -2.035_714_3,
+            0.0, // G plane
+            -1.804_444_4,
+            -1.804_444_4,
+            2.64,
+            0.0, // B plane
+        ];
+        assert_eq!(chw.len(), want.len());
+        for (i, (a, b)) in chw.iter().zip(&want).enumerate() {
+            assert!((a - b).abs() < 1e-6, "element {i}: {a} vs {b}");
+        }
     }
 }

@@ -13,16 +13,23 @@ use crate::blocks::BlockKind;
 
 /// A teacher backbone RD++ can distil from. The student (projection, OCBE, decoder) is derived
 /// from the backbone's three tap widths.
+///
+/// One vocabulary for every front end: the manifest (serde), the command lines (`clap`, with the
+/// `clap` feature) and any text ([`core::str::FromStr`]) use the names of [`Backbone::name`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Backbone {
     /// torchvision `wide_resnet50_2` (the paper's default), taps 256/512/1024.
     #[serde(rename = "wide_resnet50_2")]
+    #[cfg_attr(feature = "clap", value(name = "wide_resnet50_2"))]
     WideResnet50_2,
     /// torchvision `resnet18`, taps 64/128/256.
     #[serde(rename = "resnet18")]
+    #[cfg_attr(feature = "clap", value(name = "resnet18"))]
     Resnet18,
     /// EfficientNet-Lite0, taps 24/40/112 (TF SAME padding, BN eps 1e-3).
     #[serde(rename = "efficientnet_lite0")]
+    #[cfg_attr(feature = "clap", value(name = "efficientnet_lite0"))]
     EfficientnetLite0,
 }
 
@@ -75,11 +82,6 @@ impl Backbone {
         }
     }
 
-    /// Parse a canonical name.
-    pub fn from_name(name: &str) -> Option<Backbone> {
-        Backbone::ALL.into_iter().find(|b| b.name() == name)
-    }
-
     /// Channels of the three taps [f1, f2, f3] (strides 4, 8, 16).
     pub fn tap_channels(self) -> [usize; 3] {
         match self {
@@ -122,6 +124,35 @@ impl Backbone {
     }
 }
 
+/// A backbone name that is none of [`Backbone::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownBackbone(pub alloc::string::String);
+
+impl core::fmt::Display for UnknownBackbone {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "unknown backbone {:?}; choose one of ", self.0)?;
+        for (i, b) in Backbone::ALL.iter().enumerate() {
+            f.write_str(if i == 0 { "" } else { ", " })?;
+            f.write_str(b.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for UnknownBackbone {}
+
+impl core::str::FromStr for Backbone {
+    type Err = UnknownBackbone;
+
+    /// The canonical name of [`Backbone::name`].
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Backbone::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| UnknownBackbone(name.into()))
+    }
+}
+
 impl core::fmt::Display for Backbone {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())
@@ -157,5 +188,35 @@ impl Teacher {
             Teacher::ResNet(m) => m.forward(x),
             Teacher::EfficientNet(m) => m.forward(x),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backbone_names_parse_to_the_backbone_that_prints_them() {
+        assert_eq!(
+            "wide_resnet50_2".parse::<Backbone>(),
+            Ok(Backbone::WideResnet50_2)
+        );
+        assert_eq!("resnet18".parse::<Backbone>(), Ok(Backbone::Resnet18));
+        assert_eq!(
+            "efficientnet_lite0".parse::<Backbone>(),
+            Ok(Backbone::EfficientnetLite0)
+        );
+        for b in Backbone::ALL {
+            assert_eq!(b.to_string().parse::<Backbone>(), Ok(b));
+        }
+    }
+
+    #[test]
+    fn an_unknown_backbone_lists_the_known_ones() {
+        let e = "resnet50".parse::<Backbone>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown backbone \"resnet50\"; choose one of wide_resnet50_2, resnet18, efficientnet_lite0"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! What the benchmark commands (`rdpp bench`, `rdpp-train bench`) read about a process: peak
-//! memory, machine load, and the JSON result line a worker prints last.
+//! What a benchmark (`rdpp bench`, `rdpp-train bench`) reads about a process: peak memory,
+//! machine load, and the JSON result line a worker prints last.
 
 use serde::de::DeserializeOwned;
 
