@@ -4,12 +4,14 @@
 
 mod bench;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 use rdpp_data::{Layout, SyntheticKind, SyntheticSpec};
 use rdpp_inference::Backend;
 use rdpp_inference::bundle::{Provenance, WeightsDType};
@@ -285,6 +287,49 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
+/// One line per finished epoch on stderr, for logs (when the progress bar is hidden).
+struct EpochLines {
+    enabled: bool,
+    epochs: usize,
+    /// When this invocation started and at which epoch (a resumed run starts part-way).
+    start: Option<(Instant, usize)>,
+}
+
+impl EpochLines {
+    fn new(enabled: bool, epochs: usize) -> Self {
+        EpochLines {
+            enabled,
+            epochs,
+            start: None,
+        }
+    }
+
+    fn print(&mut self, log: &EpochLog) {
+        if !self.enabled {
+            return;
+        }
+        let (start, first) = *self
+            .start
+            .get_or_insert_with(|| (Instant::now(), log.epoch.saturating_sub(1)));
+        let done = log.epoch.saturating_sub(first).max(1);
+        let per_epoch = start.elapsed() / done as u32;
+        let eta = per_epoch * self.epochs.saturating_sub(log.epoch) as u32;
+        eprintln!(
+            "epoch {}/{}: loss {:.4} (kd {:.4}, reconstruction {:.4}, contrast {:.4}, ssot {:.6}), \
+             {:.1} img/s, eta {}",
+            log.epoch,
+            self.epochs,
+            log.total,
+            log.kd,
+            log.reconstruction,
+            log.contrast,
+            log.ssot,
+            log.images_per_s,
+            HumanDuration(eta)
+        );
+    }
+}
+
 fn train(args: TrainArgs) -> Result<ExitCode> {
     let cfg = config(&args)?;
     let data = pipeline::prepare_data(&layout(&args)?, &cfg)?;
@@ -312,12 +357,15 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let bar = progress_bar((epochs * batches) as u64);
     let metrics = MetricsLog::open(&args.out, args.resume)?;
     let mut best = BestEpoch::default();
+    // The bar hides itself when stderr is no terminal (CI, nohup, a pipe): a line per epoch then.
+    let mut epoch_lines = EpochLines::new(!std::io::stderr().is_terminal(), epochs);
     let mut hook = |log: &EpochLog, model: &rdpp_model::Rdpp| -> Result<()> {
         bar.set_position((log.epoch * batches) as u64);
         bar.set_message(format!(
             "{}/{epochs} loss {:.4} (kd {:.4}) {:.1} img/s",
             log.epoch, log.total, log.kd, log.images_per_s
         ));
+        epoch_lines.print(log);
         let mut report = None;
         if let (true, Some(test)) = (args.paper_protocol, &test) {
             let detector = pipeline::detector_for(model.clone(), &cfg, &device);

@@ -145,7 +145,15 @@ fn interrupted_and_full(tmp: &Path) -> (std::path::PathBuf, std::path::PathBuf) 
         assert!(o.status.success(), "{}", text(&o));
     };
     let full = tmp.join("full");
-    run(common(&full));
+    let args = common(&full);
+    let o = train(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    // stderr is a pipe here, so the progress bar is hidden and each epoch gets a log line.
+    for epoch in ["epoch 1/2: loss ", "epoch 2/2: loss "] {
+        assert!(log.contains(epoch), "no {epoch:?} line: {log}");
+    }
+    assert!(log.contains("img/s, eta "), "{log}");
     let split = tmp.join("split");
     let mut first = common(&split);
     first.extend(["--max-steps".into(), "3".into()]);

@@ -1,13 +1,14 @@
 //! `rdpp infer`: score images with a bundle; write raw maps (.npy), overlays (.png), scores.csv.
 
 use std::fs;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
 use rdpp_inference::overlay::{display_range, render_overlay};
 use rdpp_inference::verdict::{ScoreRow, scores_csv};
@@ -48,6 +49,48 @@ pub struct InferArgs {
     max_pixels: u64,
 }
 
+/// `images k/n, x img/s, eta t` lines on stderr, about ten per run, for logs (when the progress
+/// bar is hidden).
+struct ProgressLines {
+    enabled: bool,
+    total: usize,
+    every: usize,
+    next: usize,
+    start: Instant,
+}
+
+impl ProgressLines {
+    fn new(enabled: bool, total: usize) -> Self {
+        let every = (total / 10).max(1);
+        ProgressLines {
+            enabled,
+            total,
+            every,
+            next: every,
+            start: Instant::now(),
+        }
+    }
+
+    /// Say how far the run is once `done` reaches the next tenth (and at the end).
+    fn print(&mut self, done: usize) {
+        if !self.enabled || done < self.next.min(self.total) || done == 0 {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+        let eta = elapsed.mul_f64((self.total - done) as f64 / done as f64);
+        eprintln!(
+            "images {done}/{}, {rate:.1} img/s, eta {}",
+            self.total,
+            HumanDuration(eta)
+        );
+        self.next = (done / self.every + 1) * self.every;
+        if done >= self.total {
+            self.enabled = false;
+        }
+    }
+}
+
 /// One input image and where its outputs go.
 struct Job {
     path: PathBuf,
@@ -81,7 +124,11 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
     );
     let mut rows = Vec::new();
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
+    // The bar hides itself when stderr is no terminal (CI, nohup, a pipe): progress lines then,
+    // about ten per run.
+    let mut lines = ProgressLines::new(!std::io::stderr().is_terminal(), jobs.len());
     for chunk in jobs.chunks(args.batch as usize) {
+        lines.print(bar.position() as usize);
         // Decode first; a bad file is reported and skipped, the rest of the batch runs.
         let mut ok = Vec::new();
         for job in chunk {
@@ -113,6 +160,7 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
             bar.inc(1);
         }
     }
+    lines.print(bar.position() as usize);
     bar.finish_and_clear();
 
     let csv_path = args.out.join("scores.csv");

@@ -105,6 +105,8 @@ fn infer_writes_maps_overlays_and_scores_and_lists_bad_files() {
         "non-image extensions in folders are not inputs: {log}"
     );
     assert!(!log.contains("panicked"), "{log}");
+    // stderr is a pipe here, so the progress bar is hidden and progress lines are printed.
+    assert!(log.contains("images 5/5, "), "{log}");
 
     for stem in ["a", "sub/b", "sub/c"] {
         let npy = out.join(format!("{stem}.npy"));
