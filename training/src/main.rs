@@ -352,7 +352,13 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     std::fs::write(args.out.join("config.toml"), toml::to_string_pretty(&cfg)?)?;
 
-    let test = TestSet::new(&data.test)?;
+    // Decoded for every epoch under the paper protocol; otherwise only once training is done, so
+    // the decoded test images are not held in memory through the whole run.
+    let epoch_test = if args.paper_protocol {
+        TestSet::new(&data.test)?
+    } else {
+        None
+    };
     let batches = data.train.images.len().div_ceil(cfg.batch_size);
     let bar = progress_bar((epochs * batches) as u64);
     let metrics = MetricsLog::open(&args.out, args.resume)?;
@@ -367,7 +373,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         ));
         epoch_lines.print(log);
         let mut report = None;
-        if let (true, Some(test)) = (args.paper_protocol, &test) {
+        if let Some(test) = &epoch_test {
             let detector = pipeline::detector_for(model.clone(), &cfg, &device);
             let (_, r) = test.evaluate(&detector)?;
             best.observe(log.epoch, model, &r);
@@ -400,6 +406,10 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     details.insert("selection".into(), selection.description.clone().into());
     details.insert("train_images".into(), data.train.images.len().into());
     details.insert("holdout_images".into(), data.holdout.len().into());
+    let test = match epoch_test {
+        Some(t) => Some(t),
+        None => TestSet::new(&data.test)?,
+    };
     if let Some(test) = &test {
         let (scored, report) = test.evaluate(&detector)?;
         pipeline::write_report(

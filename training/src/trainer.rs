@@ -279,17 +279,20 @@ impl Trainer<'_> {
                 student = optimizer_step(cfg, student, &mut optim, &mut acc);
                 state.steps += 1;
                 steps_here += 1;
+                let stop = self.max_steps.is_some_and(|m| steps_here >= m);
+                if !(last_batch || stop || state.steps % cfg.checkpoint_every == 0) {
+                    continue;
+                }
+                // One inference-mode copy serves the epoch hook, the checkpoint and an early stop.
+                let plain = student.to_inference(&teacher);
                 if last_batch {
                     let log = finish_epoch(&mut state, images_seen, epoch_start);
-                    hook(&log, &student.to_inference(&teacher))?;
+                    hook(&log, &plain)?;
                 }
-                let stop = self.max_steps.is_some_and(|m| steps_here >= m);
-                if last_batch || stop || state.steps % cfg.checkpoint_every == 0 {
-                    self.save_checkpoint(&student.to_inference(&teacher), &optim, &state)?;
-                }
+                self.save_checkpoint(&plain, &optim, &state)?;
                 if stop {
                     return Ok(Trained {
-                        model: student.to_inference(&teacher),
+                        model: plain,
                         state,
                         finished: false,
                     });
