@@ -30,6 +30,9 @@ fi
 if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
   # Force wgpu onto lavapipe (Vulkan) even where other adapters exist.
   export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+  # lavapipe compiles every candidate kernel on the CPU: tune with the fewest candidates (these
+  # tests check numbers, not speed).
+  export CUBECL_AUTOTUNE_LEVEL="${CUBECL_AUTOTUNE_LEVEL:-minimal}"
   ignored_groups+=(wgpu)
 else
   missing_inputs+=("a Vulkan driver (mesa-vulkan-drivers) for the tests named *wgpu*")

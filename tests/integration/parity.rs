@@ -4,7 +4,7 @@
 use rdpp_model::anomaly_map::{GAUSSIAN_SIGMA, Map, combine_scale_maps, gaussian_filter};
 use rdpp_model::burn::prelude::*;
 use rdpp_model::preprocess::preprocess_rgb_u8;
-use rdpp_model::{Backbone, RdppFeatures};
+use rdpp_model::{Backbone, FoldBatchNorm, Rdpp, RdppFeatures};
 use safetensors::SafeTensors;
 use serde_json::Value;
 
@@ -106,63 +106,11 @@ fn parity(backbone: Backbone, device: &Device) {
         (x_ref.clone(), x_shape.clone()),
     );
 
-    // The network, fed the reference input so each stage is judged on its own.
+    // The network, fed the reference input so each stage is judged on its own: as trained, and
+    // in the inference form (BatchNorms folded) that `Detector` and the trainer's teacher run.
     let input = Tensor::<4>::from_data(TensorData::new(x_ref, x_shape.clone()), device);
-    let RdppFeatures {
-        teacher,
-        projected,
-        embedding,
-        decoded,
-    } = model.forward_features(input.clone());
-    for (i, t) in teacher.into_iter().enumerate() {
-        let s = dims(&t);
-        check(
-            &format!("teacher f{}", i + 1),
-            host(t),
-            &s,
-            fx.f32(&format!("f{}", i + 1)),
-        );
-    }
-    for (i, t) in projected.into_iter().enumerate() {
-        let s = dims(&t);
-        check(
-            &format!("projection p{}", i + 1),
-            host(t),
-            &s,
-            fx.f32(&format!("p{}", i + 1)),
-        );
-    }
-    let s = dims(&embedding);
-    check("OCBE", host(embedding), &s, fx.f32("ocbe"));
-    for (i, t) in decoded.into_iter().enumerate() {
-        let s = dims(&t);
-        check(
-            &format!("decoder d{}", i + 1),
-            host(t),
-            &s,
-            fx.f32(&format!("d{}", i + 1)),
-        );
-    }
-
-    // Per-scale maps.
-    let maps = model.scale_maps(input);
-    let mut ours = Vec::new();
-    for (i, m) in maps.into_iter().enumerate() {
-        let [_, h, w] = m.dims();
-        let v = host(m);
-        let (r, rs) = fx.f32(&format!("m{}", i + 1));
-        assert_eq!(rs, vec![h, w], "m{} shape", i + 1);
-        let e = v
-            .iter()
-            .zip(&r)
-            .fold(0.0f64, |a, (x, y)| a.max((*x as f64 - *y as f64).abs()));
-        assert!(e <= TOL, "m{}: absolute error {e:.3e}", i + 1);
-        ours.push(Map {
-            width: w,
-            height: h,
-            data: v,
-        });
-    }
+    let ours = network_stages(&model, &fx, input.clone(), "as trained");
+    let folded = network_stages(&model.fold_batch_norms(), &fx, input, "folded");
 
     // Post-processing alone, from the reference's own per-scale maps: must agree to f64 noise.
     let ref_scales: Vec<Map<f32>> = (1..=3)
@@ -196,22 +144,96 @@ fn parity(backbone: Backbone, device: &Device) {
     );
     assert!(e_gauss <= 1e-14, "gaussian_filter vs scipy: {e_gauss:.3e}");
 
-    // End to end from our own maps.
-    let (sum, blur) = combine_scale_maps(&ours, size);
+    // End to end from our own maps, in both forms.
+    for (form, ours) in [("as trained", ours), ("folded", folded)] {
+        end_to_end(&fx, &ours, size, form);
+    }
+}
+
+/// The summed and smoothed map and the score from our per-scale maps, against the reference.
+fn end_to_end(fx: &Fixture, ours: &[Map<f32>], size: usize, form: &str) {
+    let (sum, blur) = combine_scale_maps(ours, size);
     assert!(
         rel_err64(&sum.data, &fx.f64("map_sum")) <= TOL,
-        "summed map"
+        "{form}: summed map"
     );
     assert!(
         rel_err64(&blur.data, &fx.f64("map_blur")) <= TOL,
-        "smoothed map"
+        "{form}: smoothed map"
     );
     let score = blur.max().expect("non-empty map");
     let score_ref = fx.f64("score")[0];
     assert!(
         (score - score_ref).abs() <= TOL,
-        "score {score} vs {score_ref}"
+        "{form}: score {score} vs {score_ref}"
     );
+}
+
+/// Every network stage of `model` on the reference input, judged against the fixture; returns
+/// the per-scale maps.
+fn network_stages(model: &Rdpp, fx: &Fixture, input: Tensor<4>, form: &str) -> Vec<Map<f32>> {
+    let RdppFeatures {
+        teacher,
+        projected,
+        embedding,
+        decoded,
+    } = model.forward_features(input.clone());
+    for (i, t) in teacher.into_iter().enumerate() {
+        let s = dims(&t);
+        check(
+            &format!("{form}: teacher f{}", i + 1),
+            host(t),
+            &s,
+            fx.f32(&format!("f{}", i + 1)),
+        );
+    }
+    for (i, t) in projected.into_iter().enumerate() {
+        let s = dims(&t);
+        check(
+            &format!("{form}: projection p{}", i + 1),
+            host(t),
+            &s,
+            fx.f32(&format!("p{}", i + 1)),
+        );
+    }
+    let s = dims(&embedding);
+    check(
+        &format!("{form}: OCBE"),
+        host(embedding),
+        &s,
+        fx.f32("ocbe"),
+    );
+    for (i, t) in decoded.into_iter().enumerate() {
+        let s = dims(&t);
+        check(
+            &format!("{form}: decoder d{}", i + 1),
+            host(t),
+            &s,
+            fx.f32(&format!("d{}", i + 1)),
+        );
+    }
+
+    // Per-scale maps.
+    let maps = model.scale_maps(input);
+    let mut ours = Vec::new();
+    for (i, m) in maps.into_iter().enumerate() {
+        let [_, h, w] = m.dims();
+        let v = host(m);
+        let (r, rs) = fx.f32(&format!("m{}", i + 1));
+        assert_eq!(rs, vec![h, w], "{form}: m{} shape", i + 1);
+        let e = v
+            .iter()
+            .zip(&r)
+            .fold(0.0f64, |a, (x, y)| a.max((*x as f64 - *y as f64).abs()));
+        assert!(e <= TOL, "{form}: m{}: absolute error {e:.3e}", i + 1);
+        ours.push(Map {
+            width: w,
+            height: h,
+            data: v,
+        });
+    }
+
+    ours
 }
 
 #[test]

@@ -266,7 +266,7 @@ def run(args) -> dict:
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    first, times = None, []
+    first, first_ms, times = None, None, []
     for i in range(args.warmup + args.steps):
         t = time.perf_counter()
         values = step()
@@ -274,6 +274,7 @@ def run(args) -> dict:
         if not math.isfinite(values["total"]):
             raise SystemExit(f"error: the loss became {values['total']} at step {i}")
         first = first or values
+        first_ms = first_ms or ms
         timed = i >= args.warmup
         print(f"pytorch: step {i + 1}/{args.warmup + args.steps} {ms:.0f} ms{'' if timed else ' (warm-up)'} "
               f"(loss {values['total']:.6f})", file=sys.stderr, flush=True)
@@ -283,7 +284,7 @@ def run(args) -> dict:
     out = {"impl": "pytorch", "device": args.device, "backbone": backbone, "size": args.size,
            "batch": args.batch, "threads": args.threads, "steps": args.steps, "warmup": args.warmup,
            "images_per_s": args.batch / (med / 1000), "ms_per_step": med, "ms_per_step_min": min(times),
-           "ms_per_step_max": max(times),
+           "ms_per_step_max": max(times), "first_step_ms": first_ms,
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
            "peak_cuda_allocated_mb": (round(torch.cuda.max_memory_allocated() / 2**20, 1)
                                       if device.type == "cuda" else None),

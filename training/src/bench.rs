@@ -106,6 +106,10 @@ pub struct Measurement {
     pub ms_per_step_min: f64,
     /// Slowest timed step.
     pub ms_per_step_max: f64,
+    /// The first (warm-up) step: allocation, kernel compilation and, on the GPU backends,
+    /// autotuning (cached on disk across runs), reported apart from steady state.
+    #[serde(default)]
+    pub first_step_ms: f64,
     /// Peak resident memory of the process (`VmHWM` / `ru_maxrss`), MB.
     pub peak_rss_mb: f64,
     /// PyTorch on CUDA: `torch.cuda.max_memory_allocated`, MB (tensors only, not the CUDA context).
@@ -196,9 +200,17 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             Quantity::new("images/s", 3).higher_is_better("speed ×", "faster"),
             Quantity::new("ms/step", 0),
             Quantity::new("peak RSS MB", 0).lower_is_better("memory ×", "smaller"),
+            Quantity::new("1st step ms", 0).lower_is_better("1st step ×", "faster"),
         ],
     );
-    let values = |m: &Measurement| vec![m.images_per_s, m.ms_per_step, m.peak_rss_mb];
+    let values = |m: &Measurement| {
+        vec![
+            m.images_per_s,
+            m.ms_per_step,
+            m.peak_rss_mb,
+            m.first_step_ms,
+        ]
+    };
     table.push(args.batch, values(&rdpp), torch.as_ref().map(values));
     table.print(torch_side.as_ref().err().map(String::as_str));
     print_details(&rdpp, torch.as_ref());
@@ -334,6 +346,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let mut opt_decoder: ModuleOptimizer = adam.init();
 
     let mut first_losses = None;
+    let mut first_step_ms = None;
     let mut times = Vec::with_capacity(args.steps);
     for step in 0..args.warmup + args.steps {
         let start = Instant::now();
@@ -362,6 +375,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
             .sync()
             .map_err(|e| anyhow::anyhow!("the device failed during step {step}: {e:?}"))?;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
+        first_step_ms.get_or_insert(ms);
         let timed = step >= args.warmup;
         eprintln!(
             "rdpp: step {}/{} {ms:.0} ms{} (loss {:.6})",
@@ -390,6 +404,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
         ms_per_step: median,
         ms_per_step_min: times.iter().copied().fold(f64::INFINITY, f64::min),
         ms_per_step_max: times.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        first_step_ms: first_step_ms.unwrap_or(f64::NAN),
         peak_rss_mb: peak_rss_mb(),
         peak_cuda_allocated_mb: None,
         first_losses,

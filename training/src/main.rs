@@ -399,7 +399,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     let selection = pipeline::select(trained.model, epochs, best);
 
     // Calibration on held-out normals, evaluation on the test set: both scored as inference is.
-    let detector = pipeline::detector_for(selection.model, &cfg, &device);
+    let detector = pipeline::detector_for(selection.model.clone(), &cfg, &device);
     let calibration = pipeline::calibrate_on_holdout(&detector, &data.holdout)?;
     let mut details = serde_json::Map::new();
     details.insert("epochs".into(), epochs.into());
@@ -449,7 +449,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         &bundle_dir,
         &name,
         &cfg,
-        detector.model(),
+        &selection.model,
         args.dtype,
         calibration,
         provenance,

@@ -73,11 +73,14 @@ pub fn sinkhorn_divergence(x: Tensor<3>, y: Tensor<3>, cfg: &SinkhornConfig) -> 
     let c_yx = c_xy.clone().swap_dims(1, 2);
     let c_xx = half_sq_dist(xd.clone(), xd.clone());
     let c_yy = half_sq_dist(yd.clone(), yd);
-    // Diameter of the union of clouds (upper bound through the largest cost), as geomloss.
-    let max_cost = [c_xy.clone(), c_xx.clone(), c_yy.clone()]
-        .into_iter()
-        .map(|c| c.max().into_scalar::<f32>() as f64)
-        .fold(0.0f64, f64::max);
+    // Diameter of the union of clouds (upper bound through the largest cost), as geomloss. The
+    // ε schedule depends on it, so it is read back: once per call (geomloss's `.item()`).
+    let max_cost = Tensor::cat(
+        vec![c_xy.clone().max(), c_xx.clone().max(), c_yy.clone().max()],
+        0,
+    )
+    .max()
+    .into_scalar::<f32>() as f64;
     let diameter = (2.0 * max_cost).sqrt().max(cfg.blur);
     let eps_list = epsilon_schedule(diameter, cfg);
 

@@ -12,12 +12,12 @@ use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot, ModuleStore};
 use burn::tensor::Bytes;
 use rdpp_data::rng::{fnv1a64, uniform_at as uniform};
-use rdpp_model::Rdpp;
 use rdpp_model::bottleneck::Ocbe;
 use rdpp_model::decoder::Decoder;
 use rdpp_model::preprocess::normalize_to_chw;
 use rdpp_model::projection::Projection;
 use rdpp_model::teacher::Teacher;
+use rdpp_model::{FoldBatchNorm, Rdpp};
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
@@ -125,7 +125,7 @@ pub fn to_batch<I: AsRef<[f32]>>(
 /// `student` must be in training mode ([`Student::train`]). The trainer and `rdpp-train bench`
 /// both call this, so the benchmark times exactly the training step.
 pub fn step_losses(
-    teacher: &Teacher,
+    teacher: &FrozenTeacher,
     student: &Student,
     x: Tensor<4>,
     xn: Tensor<4>,
@@ -502,6 +502,29 @@ impl Trainer<'_> {
     }
 }
 
+/// The frozen teacher E during training. Its two forward passes per step (clean and noisy batch)
+/// run the inference form, every BatchNorm folded into its convolution (docs/method.md §12); the
+/// teacher as loaded is what checkpoints and bundles keep.
+pub struct FrozenTeacher {
+    loaded: Teacher,
+    folded: Teacher,
+}
+
+impl FrozenTeacher {
+    /// Freeze `teacher` (on the plain device: no gradient graph) and derive its folded form.
+    pub fn new(teacher: Teacher) -> Self {
+        FrozenTeacher {
+            folded: teacher.clone().fold_batch_norms(),
+            loaded: teacher,
+        }
+    }
+
+    /// The taps [f1, f2, f3] of a batch.
+    pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
+        self.folded.forward(x)
+    }
+}
+
 /// The trained parts of RD++: the projection P, the OCBE and the decoder D. During training
 /// they live on the autodiff device while the frozen teacher stays on the plain one.
 pub struct Student {
@@ -515,7 +538,7 @@ pub struct Student {
 
 impl Student {
     /// Split a model into its frozen teacher and its student, both on the plain device.
-    pub fn split(model: Rdpp) -> (Teacher, Student) {
+    pub fn split(model: Rdpp) -> (FrozenTeacher, Student) {
         let Rdpp {
             teacher,
             projection,
@@ -523,7 +546,7 @@ impl Student {
             decoder,
         } = model;
         (
-            teacher,
+            FrozenTeacher::new(teacher),
             Student {
                 projection,
                 bottleneck,
@@ -542,9 +565,9 @@ impl Student {
     }
 
     /// The whole model on the plain device, in inference mode (evaluation, checkpoints, export).
-    pub fn to_inference(&self, teacher: &Teacher) -> Rdpp {
+    pub fn to_inference(&self, teacher: &FrozenTeacher) -> Rdpp {
         Rdpp {
-            teacher: teacher.clone(),
+            teacher: teacher.loaded.clone(),
             projection: self.projection.valid(),
             bottleneck: self.bottleneck.valid(),
             decoder: self.decoder.valid(),

@@ -332,6 +332,85 @@ fn wgpu_backend_scores_like_flex() {
     );
 }
 
+/// The GPU backends' autotune results go to `$RDPP_CACHE/cubecl`, not into the current directory
+/// or the clone; a cache whose files are garbage, and one that cannot be written, cost a new
+/// tuning pass, not the run.
+#[test]
+#[ignore = "needs a wgpu adapter (e.g. Mesa's lavapipe); scripts/test.sh runs it"]
+fn wgpu_autotune_cache_is_the_users_and_a_broken_one_is_survived() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    make_bundle(&bundle);
+    let img = tmp.path().join("x.png");
+    image(&img, 90, 70, 5);
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let score_with_cache = |cache: &Path, run: &str| -> (f64, String) {
+        let out = tmp.path().join(run);
+        let o = Command::new(env!("CARGO_BIN_EXE_rdpp"))
+            .args(["infer", "--backend", "wgpu", "--model"])
+            .arg(&bundle)
+            .arg(&img)
+            .arg("--out")
+            .arg(&out)
+            .env("RDPP_CACHE", cache)
+            .current_dir(&work)
+            .output()
+            .expect("run rdpp");
+        let log = text(&o);
+        assert!(o.status.success(), "{run}: {log}");
+        assert!(!log.contains("panicked"), "{run}: {log}");
+        let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+        let score = csv.lines().nth(1).unwrap().split(',').nth(1).unwrap();
+        (score.parse().unwrap(), log)
+    };
+    let files = |dir: &Path| -> Vec<std::path::PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p)
+                } else {
+                    found.push(p)
+                }
+            }
+        }
+        found
+    };
+
+    let cache = tmp.path().join("cache");
+    let (first, _) = score_with_cache(&cache, "first");
+    let cached = files(&cache.join("cubecl"));
+    assert!(
+        !cached.is_empty(),
+        "nothing written under {}",
+        cache.display()
+    );
+    assert!(
+        files(&work).is_empty(),
+        "files left in the current directory: {:?}",
+        files(&work)
+    );
+
+    for f in &cached {
+        std::fs::write(f, b"not a cache file").unwrap();
+    }
+    let (corrupt, _) = score_with_cache(&cache, "corrupt");
+    assert!((corrupt - first).abs() < 1e-5, "{corrupt} vs {first}");
+
+    // A cache folder that cannot be made (its parent is a file): a warning, and the run goes on.
+    let blocked = tmp.path().join("a-file");
+    std::fs::write(&blocked, b"").unwrap();
+    let (unwritable, log) = score_with_cache(&blocked, "unwritable");
+    assert!((unwritable - first).abs() < 1e-5, "{unwritable} vs {first}");
+    assert!(
+        log.contains("cannot create the GPU autotune cache"),
+        "{log}"
+    );
+}
+
 /// `rdpp import` of the real EfficientNet-Lite0 teacher (teacher-only start), then `info` and
 /// `infer` on the result. Needs `RDPP_LITE0_PTH` (set by the test command).
 #[test]

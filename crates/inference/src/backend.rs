@@ -122,8 +122,55 @@ fn ndarray() -> Result<Device, BackendError> {
     })
 }
 
+/// The folder where the GPU backends keep autotune results and compiled kernels:
+/// `$RDPP_CACHE/cubecl`, by default `~/.cache/rdpp/cubecl`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn gpu_cache_dir() -> std::path::PathBuf {
+    let root = match std::env::var_os("RDPP_CACHE") {
+        Some(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+        _ => match std::env::var_os("HOME") {
+            Some(home) if !home.is_empty() => std::path::PathBuf::from(home).join(".cache/rdpp"),
+            _ => std::env::temp_dir().join("rdpp"),
+        },
+    };
+    root.join("cubecl")
+}
+
+/// Settles the GPU runtime's configuration before the first device exists: cubecl's own
+/// (`cubecl.toml`, `CUBECL_*` variables) with its default cache place, the `target/` folder of
+/// the current Cargo workspace or the current directory, moved to [`gpu_cache_dir`]. When that
+/// folder cannot be made the persistent cache is off (tuning is then paid once per run) and
+/// the run goes on. Once per process.
+#[cfg(all(any(feature = "wgpu", feature = "cuda"), not(target_arch = "wasm32")))]
+fn configure_gpu_runtime() {
+    use cubecl_runtime::config::cache::CacheConfig;
+    use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if matches!(config.environment.path, CacheConfig::Target) {
+            let dir = gpu_cache_dir();
+            match std::fs::create_dir_all(&dir) {
+                Ok(()) => config.environment.path = CacheConfig::Directory(dir),
+                Err(e) => {
+                    eprintln!(
+                        "warning: cannot create the GPU autotune cache {} ({e}); kernels are \
+                         tuned again in every run (set RDPP_CACHE to a writable folder)",
+                        dir.display()
+                    );
+                    config.environment.path = CacheConfig::Directory(std::env::temp_dir());
+                    config.autotune.disable_cache = true;
+                }
+            }
+        }
+        // Another part of the program may have read the configuration first: keep it then.
+        let _ = CubeClRuntimeConfig::try_set(config);
+    });
+}
+
 #[cfg(all(feature = "wgpu", not(target_arch = "wasm32")))]
 fn wgpu() -> Result<Device, BackendError> {
+    configure_gpu_runtime();
     Device::wgpu_options().init().map_err(|e| {
         BackendError::Unavailable(format!(
             "no usable GPU adapter for the wgpu backend ({e}); install a Vulkan driver \
@@ -144,6 +191,7 @@ fn wgpu() -> Result<Device, BackendError> {
 fn cuda() -> Result<Device, BackendError> {
     // CUDA initialises lazily and panics without a driver: probe with a tiny tensor first,
     // with the panic message kept off the terminal.
+    configure_gpu_runtime();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let probe = std::panic::catch_unwind(|| {

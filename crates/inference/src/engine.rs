@@ -5,7 +5,7 @@
 use burn::prelude::*;
 use rdpp_model::anomaly_map::{Map, combine_scale_maps};
 use rdpp_model::preprocess::preprocess_rgb_u8;
-use rdpp_model::{Backbone, Rdpp};
+use rdpp_model::{Backbone, FoldBatchNorm, Rdpp};
 
 use crate::bundle::{Calibration, Manifest};
 use crate::error::InferenceError;
@@ -50,9 +50,14 @@ impl Detection {
 }
 
 /// A model ready to score images.
+///
+/// It holds the network's inference form ([`FoldBatchNorm`]: every BatchNorm folded into its
+/// convolution, docs/method.md §12), derived when the detector is made; bundles and checkpoints
+/// are written from the model as trained, never from a detector.
 #[derive(Debug)]
 pub struct Detector {
-    model: Rdpp,
+    /// The folded network.
+    network: Rdpp,
     device: Device,
     backbone: Backbone,
     input_size: usize,
@@ -64,7 +69,7 @@ impl Detector {
     /// input size, calibration.
     pub fn new(model: Rdpp, manifest: &Manifest, device: Device) -> Self {
         Detector {
-            model,
+            network: model.fold_batch_norms(),
             device,
             backbone: manifest.backbone,
             input_size: manifest.input_size,
@@ -80,7 +85,7 @@ impl Detector {
         device: Device,
     ) -> Self {
         Detector {
-            model,
+            network: model.fold_batch_norms(),
             device,
             backbone,
             input_size,
@@ -99,14 +104,9 @@ impl Detector {
         Ok((detector, bundle.manifest))
     }
 
-    /// The network.
-    pub fn model(&self) -> &Rdpp {
-        &self.model
-    }
-
-    /// The network, giving up the detector.
-    pub fn into_model(self) -> Rdpp {
-        self.model
+    /// The network in its inference form (BatchNorms folded): for scoring, not for saving.
+    pub fn network(&self) -> &Rdpp {
+        &self.network
     }
 
     /// Where the network runs.
@@ -157,7 +157,7 @@ impl Detector {
 
     /// Run the network and return the per-scale maps still on the device.
     pub fn scale_maps(&self, images: &[RgbView<'_>]) -> Result<[Tensor<3>; 3], InferenceError> {
-        Ok(self.model.scale_maps(self.batch_tensor(images)?))
+        Ok(self.network.scale_maps(self.batch_tensor(images)?))
     }
 
     /// Score a batch (synchronous read-back; native backends).
@@ -176,16 +176,16 @@ impl Detector {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let maps = self.scale_maps(images)?;
-        let mut host = Vec::with_capacity(3);
-        for m in maps {
-            let data = m
-                .into_data_async()
-                .await
-                .map_err(|e| InferenceError::ReadBack(format!("{e:?}")))?;
-            host.push(read_maps(data)?);
-        }
-        Ok(finish(host, images.len(), self.input_size))
+        let (flat, shapes) = side_by_side(self.scale_maps(images)?);
+        let data = flat
+            .into_data_async()
+            .await
+            .map_err(|e| InferenceError::ReadBack(format!("{e:?}")))?;
+        Ok(finish(
+            split_scales(&host_values(data)?, shapes)?,
+            images.len(),
+            self.input_size,
+        ))
     }
 }
 
@@ -221,33 +221,60 @@ pub fn detections_from_scale_maps(
     size: usize,
 ) -> Result<Vec<Detection>, InferenceError> {
     let batch = maps[0].dims()[0];
-    let mut host = Vec::with_capacity(3);
-    for m in maps {
-        host.push(read_maps(m.into_data().convert::<f32>())?);
-    }
-    Ok(finish(host, batch, size))
+    let (flat, shapes) = side_by_side(maps);
+    let values = host_values(flat.into_data())?;
+    Ok(finish(split_scales(&values, shapes)?, batch, size))
 }
 
-/// `[batch, h, w]` device data → one host map per image.
-fn read_maps(data: TensorData) -> Result<Vec<Map<f32>>, InferenceError> {
-    let dims = data.shape().clone();
-    if dims.len() != 3 {
+/// The three scales in one tensor, so they come back in one read (one device sync, one
+/// transfer): each `[batch, h, w]` flattened to `[batch, h·w]`, side by side.
+fn side_by_side(maps: [Tensor<3>; 3]) -> (Tensor<2>, [[usize; 3]; 3]) {
+    let shapes = maps.clone().map(|m| m.dims());
+    let flat = maps
+        .into_iter()
+        .map(|m| {
+            let [b, h, w] = m.dims();
+            m.reshape([b, h * w])
+        })
+        .collect();
+    (Tensor::cat(flat, 1), shapes)
+}
+
+fn host_values(data: TensorData) -> Result<Vec<f32>, InferenceError> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| InferenceError::MapData(format!("{e:?}")))
+}
+
+/// `[batch, Σ h_i·w_i]` host values (the three scales side by side per image) → one host map per
+/// scale and image.
+fn split_scales(
+    values: &[f32],
+    shapes: [[usize; 3]; 3],
+) -> Result<Vec<Vec<Map<f32>>>, InferenceError> {
+    let row: usize = shapes.iter().map(|[_, h, w]| h * w).sum();
+    let batch = shapes[0][0];
+    if values.len() != batch * row {
         return Err(InferenceError::MapData(format!(
-            "{} dimensions, expected 3",
-            dims.len()
+            "{} values for {batch} images of {row}",
+            values.len()
         )));
     }
-    let (b, h, w) = (dims[0], dims[1], dims[2]);
-    let values = data
-        .try_into_vec::<f32>()
-        .map_err(|e| InferenceError::MapData(format!("{e:?}")))?;
-    Ok((0..b)
-        .map(|i| Map {
-            width: w,
-            height: h,
-            data: values[i * h * w..(i + 1) * h * w].to_vec(),
-        })
-        .collect())
+    let mut offset = 0;
+    let mut per_scale = Vec::with_capacity(3);
+    for [_, h, w] in shapes {
+        per_scale.push(
+            (0..batch)
+                .map(|i| Map {
+                    width: w,
+                    height: h,
+                    data: values[i * row + offset..i * row + offset + h * w].to_vec(),
+                })
+                .collect(),
+        );
+        offset += h * w;
+    }
+    Ok(per_scale)
 }
 
 /// Combine per-scale maps per image into final maps and scores.

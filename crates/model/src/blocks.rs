@@ -34,9 +34,18 @@ pub(crate) fn deconv2x2(cin: usize, cout: usize, device: &Device) -> ConvTranspo
         .init(device)
 }
 
-/// BatchNorm2d with PyTorch's default epsilon.
-pub(crate) fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels).init(device)
+/// BatchNorm2d with PyTorch's default epsilon, as a block holds it: `Some` as trained and stored,
+/// `None` once folded into the convolution before it ([`crate::fold`]).
+pub(crate) fn batch_norm(channels: usize, device: &Device) -> Option<BatchNorm> {
+    Some(BatchNormConfig::new(channels).init(device))
+}
+
+/// `bn(x)`, or `x` where the BatchNorm was folded into the convolution that produced `x`.
+pub(crate) fn norm(bn: &Option<BatchNorm>, x: Tensor<4>) -> Tensor<4> {
+    match bn {
+        Some(bn) => bn.forward(x),
+        None => x,
+    }
 }
 
 /// Which way a residual stack moves through scale: encoders (teacher, OCBE) downsample with strided
@@ -78,8 +87,8 @@ impl BlockKind {
 pub struct ConvBn {
     /// PyTorch `downsample.0`.
     pub conv: Conv2d,
-    /// PyTorch `downsample.1`.
-    pub bn: BatchNorm,
+    /// PyTorch `downsample.1` (`None` once folded).
+    pub bn: Option<BatchNorm>,
 }
 
 /// Transposed convolution + BN shortcut (RD decoder's `upsample = Sequential(deconv2x2, BatchNorm2d)`).
@@ -87,8 +96,8 @@ pub struct ConvBn {
 pub struct DeconvBn {
     /// PyTorch `upsample.0`.
     pub conv: ConvTranspose2d,
-    /// PyTorch `upsample.1`.
-    pub bn: BatchNorm,
+    /// PyTorch `upsample.1` (`None` once folded).
+    pub bn: Option<BatchNorm>,
 }
 
 /// The spatial convolution of a block: a (possibly strided) 3×3 convolution or, in the decoder's
@@ -110,7 +119,7 @@ impl SpatialConv {
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             SpatialConv::Conv(c) => c.forward(x),
             SpatialConv::Deconv(c) => c.forward(x),
@@ -123,12 +132,12 @@ impl SpatialConv {
 pub struct BasicBlock {
     /// First 3×3 (strided, or transposed in the decoder).
     pub conv1: SpatialConv,
-    /// BN after `conv1`.
-    pub bn1: BatchNorm,
+    /// BN after `conv1` (`None` once folded).
+    pub bn1: Option<BatchNorm>,
     /// Second 3×3.
     pub conv2: Conv2d,
-    /// BN after `conv2`.
-    pub bn2: BatchNorm,
+    /// BN after `conv2` (`None` once folded).
+    pub bn2: Option<BatchNorm>,
     /// Encoder shortcut when shape changes.
     pub downsample: Option<ConvBn>,
     /// Decoder shortcut (always present on a stage's first block).
@@ -140,16 +149,16 @@ pub struct BasicBlock {
 pub struct Bottleneck {
     /// 1×1 reduce.
     pub conv1: Conv2d,
-    /// BN after `conv1`.
-    pub bn1: BatchNorm,
+    /// BN after `conv1` (`None` once folded).
+    pub bn1: Option<BatchNorm>,
     /// 3×3 (strided), or 2×2 transposed in the decoder.
     pub conv2: SpatialConv,
-    /// BN after `conv2`.
-    pub bn2: BatchNorm,
+    /// BN after `conv2` (`None` once folded).
+    pub bn2: Option<BatchNorm>,
     /// 1×1 expand.
     pub conv3: Conv2d,
-    /// BN after `conv3`.
-    pub bn3: BatchNorm,
+    /// BN after `conv3` (`None` once folded).
+    pub bn3: Option<BatchNorm>,
     /// Encoder shortcut when shape changes.
     pub downsample: Option<ConvBn>,
     /// Decoder shortcut (always present on a stage's first block).
@@ -236,14 +245,14 @@ impl ResidualBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             ResidualBlock::Basic(b) => {
-                let out = relu(b.bn1.forward(b.conv1.forward(x.clone())));
-                let out = b.bn2.forward(b.conv2.forward(out));
+                let out = relu(norm(&b.bn1, b.conv1.forward(x.clone())));
+                let out = norm(&b.bn2, b.conv2.forward(out));
                 relu(out + identity(x, &b.downsample, &b.upsample))
             }
             ResidualBlock::Bottleneck(b) => {
-                let out = relu(b.bn1.forward(b.conv1.forward(x.clone())));
-                let out = relu(b.bn2.forward(b.conv2.forward(out)));
-                let out = b.bn3.forward(b.conv3.forward(out));
+                let out = relu(norm(&b.bn1, b.conv1.forward(x.clone())));
+                let out = relu(norm(&b.bn2, b.conv2.forward(out)));
+                let out = norm(&b.bn3, b.conv3.forward(out));
                 relu(out + identity(x, &b.downsample, &b.upsample))
             }
         }
@@ -252,8 +261,8 @@ impl ResidualBlock {
 
 fn identity(x: Tensor<4>, down: &Option<ConvBn>, up: &Option<DeconvBn>) -> Tensor<4> {
     match (down, up) {
-        (Some(d), _) => d.bn.forward(d.conv.forward(x)),
-        (None, Some(u)) => u.bn.forward(u.conv.forward(x)),
+        (Some(d), _) => norm(&d.bn, d.conv.forward(x)),
+        (None, Some(u)) => norm(&u.bn, u.conv.forward(x)),
         (None, None) => x,
     }
 }

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::blocks::{
-    BlockKind, Direction, ResidualBlock, batch_norm, conv3x3, forward_stage, make_stage,
+    BlockKind, Direction, ResidualBlock, batch_norm, conv3x3, forward_stage, make_stage, norm,
 };
 
 /// Multi-scale fusion + one-class embedding.
@@ -18,16 +18,16 @@ use crate::blocks::{
 pub struct Ocbe {
     /// f1 → stride 8: conv3×3/2 c1 → c2.
     pub conv1: Conv2d,
-    /// BN after `conv1`.
-    pub bn1: BatchNorm,
+    /// BN after `conv1` (`None` once folded).
+    pub bn1: Option<BatchNorm>,
     /// f1 → stride 16: conv3×3/2 c2 → c3.
     pub conv2: Conv2d,
-    /// BN after `conv2`.
-    pub bn2: BatchNorm,
+    /// BN after `conv2` (`None` once folded).
+    pub bn2: Option<BatchNorm>,
     /// f2 → stride 16: conv3×3/2 c2 → c3.
     pub conv3: Conv2d,
-    /// BN after `conv3`.
-    pub bn3: BatchNorm,
+    /// BN after `conv3` (`None` once folded).
+    pub bn3: Option<BatchNorm>,
     /// One-class embedding: residual blocks on the concatenated 3·c3 features, first one strided.
     pub bn_layer: Vec<ResidualBlock>,
 }
@@ -51,9 +51,9 @@ impl Ocbe {
 
     /// Fuse the (projected) taps and embed them.
     pub fn forward(&self, [p1, p2, p3]: [Tensor<4>; 3]) -> Tensor<4> {
-        let l1 = relu(self.bn1.forward(self.conv1.forward(p1)));
-        let l1 = relu(self.bn2.forward(self.conv2.forward(l1)));
-        let l2 = relu(self.bn3.forward(self.conv3.forward(p2)));
+        let l1 = relu(norm(&self.bn1, self.conv1.forward(p1)));
+        let l1 = relu(norm(&self.bn2, self.conv2.forward(l1)));
+        let l2 = relu(norm(&self.bn3, self.conv3.forward(p2)));
         forward_stage(&self.bn_layer, Tensor::cat(vec![l1, l2, p3], 1))
     }
 }

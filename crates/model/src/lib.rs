@@ -9,6 +9,7 @@
 //! - [`bottleneck`]: the OCBE (multi-scale fusion + one-class embedding).
 //! - [`decoder`]: the student decoder D.
 //! - [`rdpp`]: the assembled model.
+//! - [`fold`]: its inference form (BatchNorms folded into the convolutions).
 //! - [`anomaly_map`]: per-scale distances and the official map post-processing.
 //! - [`preprocess`]: the official image preprocessing (OpenCV-exact resize, normalization).
 //!
@@ -21,11 +22,13 @@ pub mod anomaly_map;
 pub mod blocks;
 pub mod bottleneck;
 pub mod decoder;
+pub mod fold;
 pub mod preprocess;
 pub mod projection;
 pub mod rdpp;
 pub mod teacher;
 
 pub use burn;
+pub use fold::FoldBatchNorm;
 pub use rdpp::{Rdpp, RdppConfig, RdppFeatures};
 pub use teacher::{Backbone, Normalization};

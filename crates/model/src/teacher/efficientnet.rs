@@ -9,6 +9,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 
+use crate::blocks::norm;
+
 /// (output channels, repeats, stride of the first block, kernel, expand ratio) per stage.
 /// Only stages up to the 112-wide one are needed for the taps.
 const STAGES: [(usize, usize, usize, usize, usize); 5] = [
@@ -24,8 +26,8 @@ pub const TAP_BLOCKS: [usize; 3] = [2, 4, 10];
 
 const BN_EPS: f64 = 1e-3;
 
-fn bn(c: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(c).with_epsilon(BN_EPS).init(device)
+fn bn(c: usize, device: &Device) -> Option<BatchNorm> {
+    Some(BatchNormConfig::new(c).with_epsilon(BN_EPS).init(device))
 }
 
 fn same_conv(
@@ -53,16 +55,16 @@ fn relu6(x: Tensor<4>) -> Tensor<4> {
 pub struct MbConv {
     /// 1×1 expansion (absent when the expand ratio is 1).
     pub expand_conv: Option<Conv2d>,
-    /// BN after the expansion.
+    /// BN after the expansion (absent with it, or once folded).
     pub bn0: Option<BatchNorm>,
     /// k×k depthwise convolution.
     pub depthwise_conv: Conv2d,
-    /// BN after the depthwise convolution.
-    pub bn1: BatchNorm,
+    /// BN after the depthwise convolution (`None` once folded).
+    pub bn1: Option<BatchNorm>,
     /// 1×1 projection.
     pub project_conv: Conv2d,
-    /// BN after the projection (no activation).
-    pub bn2: BatchNorm,
+    /// BN after the projection, no activation (`None` once folded).
+    pub bn2: Option<BatchNorm>,
     /// Identity skip (stride 1 and same width).
     #[module(skip)]
     pub skip: bool,
@@ -81,7 +83,7 @@ impl MbConv {
         let (expand_conv, bn0) = if expand != 1 {
             (
                 Some(same_conv(cin, hidden, 1, 1, 1, device)),
-                Some(bn(hidden, device)),
+                bn(hidden, device),
             )
         } else {
             (None, None)
@@ -99,11 +101,11 @@ impl MbConv {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
-        if let (Some(conv), Some(bn)) = (&self.expand_conv, &self.bn0) {
-            h = relu6(bn.forward(conv.forward(h)));
+        if let Some(conv) = &self.expand_conv {
+            h = relu6(norm(&self.bn0, conv.forward(h)));
         }
-        let h = relu6(self.bn1.forward(self.depthwise_conv.forward(h)));
-        let h = self.bn2.forward(self.project_conv.forward(h));
+        let h = relu6(norm(&self.bn1, self.depthwise_conv.forward(h)));
+        let h = norm(&self.bn2, self.project_conv.forward(h));
         if self.skip { h + x } else { h }
     }
 }
@@ -113,8 +115,8 @@ impl MbConv {
 pub struct EfficientNetLite {
     /// Stem 3×3/2 convolution, 3 → 32.
     pub conv_stem: Conv2d,
-    /// Stem BN.
-    pub bn0: BatchNorm,
+    /// Stem BN (`None` once folded).
+    pub bn0: Option<BatchNorm>,
     /// MBConv blocks 0..=10 (PyTorch `_blocks.N`).
     pub blocks: Vec<MbConv>,
 }
@@ -140,7 +142,7 @@ impl EfficientNetLite {
 
     /// Taps at strides 4, 8, 16 (24, 40, 112 channels).
     pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let x = relu6(self.bn0.forward(self.conv_stem.forward(x)));
+        let x = relu6(norm(&self.bn0, self.conv_stem.forward(x)));
         let run = |range: core::ops::RangeInclusive<usize>, mut x: Tensor<4>| {
             for block in &self.blocks[range] {
                 x = block.forward(x);

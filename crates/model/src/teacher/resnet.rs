@@ -9,15 +9,17 @@ use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::blocks::{BlockKind, Direction, ResidualBlock, batch_norm, forward_stage, make_stage};
+use crate::blocks::{
+    BlockKind, Direction, ResidualBlock, batch_norm, forward_stage, make_stage, norm,
+};
 
 /// A torchvision ResNet truncated after layer3.
 #[derive(Module, Debug)]
 pub struct ResNet {
     /// Stem 7×7/2 convolution.
     pub conv1: Conv2d,
-    /// Stem BN.
-    pub bn1: BatchNorm,
+    /// Stem BN (`None` once folded).
+    pub bn1: Option<BatchNorm>,
     /// Stem 3×3/2 max pool.
     pub maxpool: MaxPool2d,
     /// Stage 1 (stride 4): tap f1.
@@ -57,7 +59,7 @@ impl ResNet {
     pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
         let x = self
             .maxpool
-            .forward(relu(self.bn1.forward(self.conv1.forward(x))));
+            .forward(relu(norm(&self.bn1, self.conv1.forward(x))));
         let f1 = forward_stage(&self.layer1, x);
         let f2 = forward_stage(&self.layer2, f1.clone());
         let f3 = forward_stage(&self.layer3, f2.clone());
