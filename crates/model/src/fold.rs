@@ -39,46 +39,43 @@ fn affine(bn: &BatchNorm) -> (Tensor<1>, Tensor<1>) {
     (scale, shift)
 }
 
-/// The folded bias `b·s + t` (`t` where the convolution had none).
-fn folded_bias(bias: Option<Param<Tensor<1>>>, scale: Tensor<1>, shift: Tensor<1>) -> Tensor<1> {
-    match bias {
+/// `(W·s, b·s + t)` for a weight whose output channels lie along `out_dim` (`t` where the
+/// convolution had no bias).
+fn fold_into(
+    weight: Param<Tensor<4>>,
+    bias: Option<Param<Tensor<1>>>,
+    bn: &BatchNorm,
+    out_dim: usize,
+) -> (Param<Tensor<4>>, Option<Param<Tensor<1>>>) {
+    let (scale, shift) = affine(bn);
+    let mut shape = [1usize; 4];
+    shape[out_dim] = weight.dims()[out_dim];
+    let weight = weight.val() * scale.clone().reshape(shape);
+    let bias = match bias {
         Some(b) => b.val() * scale + shift,
         None => shift,
-    }
+    };
+    (Param::from_tensor(weight), Some(Param::from_tensor(bias)))
 }
 
 /// `bn(conv(x))` as one convolution. The weight is `[out, in/groups, kh, kw]`: scaled along dim 0.
 pub fn fold_conv(mut conv: Conv2d, bn: Option<BatchNorm>) -> Conv2d {
-    let Some(bn) = bn else { return conv };
-    let (scale, shift) = affine(&bn);
-    let [out, ..] = conv.weight.dims();
-    let weight = conv.weight.val() * scale.clone().reshape([out, 1, 1, 1]);
-    conv.bias = Some(Param::from_tensor(folded_bias(
-        conv.bias.take(),
-        scale,
-        shift,
-    )));
-    conv.weight = Param::from_tensor(weight);
+    if let Some(bn) = bn {
+        (conv.weight, conv.bias) = fold_into(conv.weight, conv.bias, &bn, 0);
+    }
     conv
 }
 
 /// `bn(deconv(x))` as one transposed convolution. The weight is `[in, out/groups, kh, kw]`:
 /// scaled along dim 1 (rdpp's transposed convolutions have one group).
 pub fn fold_deconv(mut conv: ConvTranspose2d, bn: Option<BatchNorm>) -> ConvTranspose2d {
-    let Some(bn) = bn else { return conv };
-    debug_assert_eq!(
-        conv.groups, 1,
-        "grouped transposed convolutions are not folded"
-    );
-    let (scale, shift) = affine(&bn);
-    let [_, out, ..] = conv.weight.dims();
-    let weight = conv.weight.val() * scale.clone().reshape([1, out, 1, 1]);
-    conv.bias = Some(Param::from_tensor(folded_bias(
-        conv.bias.take(),
-        scale,
-        shift,
-    )));
-    conv.weight = Param::from_tensor(weight);
+    if let Some(bn) = bn {
+        debug_assert_eq!(
+            conv.groups, 1,
+            "grouped transposed convolutions are not folded"
+        );
+        (conv.weight, conv.bias) = fold_into(conv.weight, conv.bias, &bn, 1);
+    }
     conv
 }
 
