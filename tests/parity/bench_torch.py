@@ -84,11 +84,7 @@ def child(args) -> dict:
     first = timed()  # cuDNN/cuBLAS handles and heuristics, allocator growth
     for _ in range(args.warmup - 1):
         infer()
-    times = []
-    for _ in range(args.runs):
-        t = time.perf_counter()
-        infer()
-        times.append(time.perf_counter() - t)
+    times = [timed() for _ in range(args.runs)]
     med = statistics.median(times)
     gpu = {}
     if device.type == "cuda":
