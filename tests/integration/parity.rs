@@ -251,6 +251,11 @@ fn efficientnet_lite0_matches_pytorch_on_flex() {
     parity(Backbone::EfficientnetLite0, &Device::flex());
 }
 
+#[test]
+fn efficientnet_lite2_matches_pytorch_on_flex() {
+    parity(Backbone::EfficientnetLite2, &Device::flex());
+}
+
 /// The same network on a GPU backend (wgpu; lavapipe in CI).
 #[cfg(feature = "wgpu")]
 #[test]

@@ -1,4 +1,4 @@
-"""PyTorch eager benchmark of full RD++ inference (wide_resnet50_2, resnet18 or efficientnet_lite0 teacher).
+"""PyTorch eager benchmark of full RD++ inference (wide_resnet50_2, resnet18, efficientnet_lite0 or _lite2 teacher).
 
 teacher (to layer3) -> projection -> OCBE -> decoder -> anomaly map (1-cos, bilinear upsampling, sum in
 float64, scipy gaussian sigma 4 per image) -> score, on a preprocessed float32 batch [B,3,S,S].
@@ -101,7 +101,7 @@ def child(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--backbone", default="wide_resnet50_2", choices=["wide_resnet50_2", "resnet18", "efficientnet_lite0"])
+    ap.add_argument("--backbone", default="wide_resnet50_2", choices=["wide_resnet50_2", "resnet18", "efficientnet_lite0", "efficientnet_lite2"])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--size", type=int, default=256)

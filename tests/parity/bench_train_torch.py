@@ -190,7 +190,7 @@ def to_batch(R, images, backbone: str, device):
     import numpy as np
     import torch
 
-    if backbone == "efficientnet_lite0":
+    if backbone in R.LITE:
         mean, std = np.full(3, 127.0 / 255.0), np.full(3, 128.0 / 255.0)
     else:
         mean, std = R.IMAGENET_MEAN, R.IMAGENET_STD
@@ -214,8 +214,8 @@ def run(args) -> dict:
 
     t0 = time.time()
     teacher = R.build_teacher(backbone)
-    if backbone == "efficientnet_lite0":  # never run past the last tap
-        teacher._blocks = torch.nn.ModuleList(list(teacher._blocks)[: R.EfficientNetLite0.TAP_BLOCKS[-1] + 1])
+    if backbone in R.LITE:  # never run past the last tap
+        teacher._blocks = torch.nn.ModuleList(list(teacher._blocks)[: teacher.TAP_BLOCKS[-1] + 1])
         teacher._conv_head = teacher._bn1 = teacher._fc = torch.nn.Identity()
     else:
         teacher.layer4 = torch.nn.Identity()  # never run (rdpp has no layer4)
@@ -300,8 +300,7 @@ def run(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--backbone", default="wide_resnet50_2", choices=("wide_resnet50_2", "resnet18",
-                                                                      "efficientnet_lite0"))
+    ap.add_argument("--backbone", default="wide_resnet50_2", choices=("wide_resnet50_2", "resnet18", "efficientnet_lite0", "efficientnet_lite2"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=3, help="timed optimizer steps; the median is reported")

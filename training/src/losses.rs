@@ -8,11 +8,15 @@ use crate::sinkhorn::{SinkhornConfig, sinkhorn_divergence};
 
 const EPS: f64 = 1e-8;
 
+/// The official `CosineEmbeddingLoss(margin = −0.5)`'s margin (docs/method.md §7.3).
+pub const CONTRAST_MARGIN: f64 = -0.5;
+
 /// What the contrast loss does with noisy teacher features and clean projections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ContrastMode {
-    /// The paper (docs/method.md §7.3): push them apart, `max(0, cos − 0.5)`.
+    /// The paper (docs/method.md §7.3): push them apart, `CosineEmbeddingLoss` with the official
+    /// margin −0.5 and target −1, i.e. `max(0, cos − margin) = max(0, cos + 0.5)`.
     Push,
     /// What the official code computes: `CosineEmbeddingLoss(margin=−0.5)` with target +1, i.e.
     /// `1 − cos` (pulls them together; the margin is unused for positive targets).
@@ -109,7 +113,7 @@ pub fn contrast_loss(
     sum3(|i| {
         let cos = flat_cosine(teacher_noisy[i].clone(), projected[i].clone());
         match mode {
-            ContrastMode::Push => cos.sub_scalar(0.5).clamp_min(0.0).mean(),
+            ContrastMode::Push => cos.sub_scalar(CONTRAST_MARGIN).clamp_min(0.0).mean(),
             ContrastMode::OfficialPull => cos.neg().add_scalar(1.0).mean(),
         }
     })
@@ -266,7 +270,9 @@ mod tests {
             &[b.clone(), b.clone(), b.clone()],
             ContrastMode::Push,
         );
-        assert!((scalar(push) - 3.0 * ((0.5 + (c - 0.5)) / 2.0)).abs() < 1e-6);
+        // max(0, cos + 0.5): 1.5 and c + 0.5. (The margin's sign matters: `cos − 0.5` was dead,
+        // exactly 0, on real features whose cosine stays far below 0.5.)
+        assert!((scalar(push) - 3.0 * ((1.5 + (c + 0.5)) / 2.0)).abs() < 1e-6);
         let pull = contrast_loss(
             &[a.clone(), a.clone(), a],
             &[b.clone(), b.clone(), b],
@@ -319,10 +325,10 @@ mod tests {
         assert!((scalar(t.kd.clone()) - 1.5).abs() < 1e-6);
         // Reconstruction(P̃ = g, P = f), one pixel per sample: also 0.5 per scale -> 1.5.
         assert!((scalar(t.reconstruction.clone()) - 1.5).abs() < 1e-6);
-        // Contrast (push) between Ñ = g and P = f: mean(max(0, 1 − 0.5), max(0, 0 − 0.5)) = 0.25
-        // per scale -> 0.75 (Ñ = P would give 1.5: the test tells the inputs apart).
-        assert!((scalar(t.contrast.clone()) - 0.75).abs() < 1e-6);
-        // Total: 1.5 + 0.2·(0 + 0.01·1.5 + 0.1·0.75)/1.11 = 1.5 + 0.018/1.11 = 1.5162162.
-        assert!((scalar(t.total) - (1.5 + 0.018 / 1.11)).abs() < 1e-6);
+        // Contrast (push) between Ñ = g and P = f: mean(max(0, 1 + 0.5), max(0, 0 + 0.5)) = 1
+        // per scale -> 3 (Ñ = P would give 4.5: the test tells the inputs apart).
+        assert!((scalar(t.contrast.clone()) - 3.0).abs() < 1e-6);
+        // Total: 1.5 + 0.2·(0 + 0.01·1.5 + 0.1·3)/1.11 = 1.5 + 0.063/1.11.
+        assert!((scalar(t.total) - (1.5 + 0.063 / 1.11)).abs() < 1e-6);
     }
 }

@@ -17,7 +17,7 @@ use rdpp_inference::Backend;
 use rdpp_inference::bundle::{Provenance, WeightsDType};
 use rdpp_inference::image_io::DecodeLimits;
 use rdpp_model::Backbone;
-use rdpp_training::pipeline::{self, BestEpoch, MetricsLog, TestSet, fmt_metric};
+use rdpp_training::pipeline::{self, BestEpoch, MetricsLog, fmt_metric};
 use rdpp_training::trainer::{EpochLog, Trainer};
 use rdpp_training::{TrainConfig, noise};
 
@@ -341,9 +341,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         data.loaded,
         data.skipped_train.len()
     );
-    for (path, why) in &data.skipped_test {
-        eprintln!("warning: skipped test image {}: {why}", path.display());
-    }
+    let test = pipeline::test_set(&data.test, &cfg)?;
     let device = args.backend.device()?;
     let (model, teacher_said) = pipeline::build_model(&cfg, &args.teacher, &device)?;
     eprintln!("{teacher_said}");
@@ -352,10 +350,10 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     std::fs::write(args.out.join("config.toml"), toml::to_string_pretty(&cfg)?)?;
 
-    // Decoded for every epoch under the paper protocol; otherwise only once training is done, so
-    // the decoded test images are not held in memory through the whole run.
+    // The paper protocol evaluates on the test set after every epoch (masks read once, images
+    // decoded per evaluation, so they are not held in memory through the whole run).
     let epoch_test = if args.paper_protocol {
-        TestSet::new(&data.test)?
+        test.as_ref()
     } else {
         None
     };
@@ -373,9 +371,9 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         ));
         epoch_lines.print(log);
         let mut report = None;
-        if let Some(test) = &epoch_test {
+        if let Some(test) = epoch_test {
             let detector = pipeline::detector_for(model.clone(), &cfg, &device);
-            let (_, r) = test.evaluate(&detector)?;
+            let r = test.evaluate(&detector, None, &mut |_, _| {})?.report;
             best.observe(log.epoch, model, &r);
             report = Some(r);
         }
@@ -406,28 +404,56 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     details.insert("selection".into(), selection.description.clone().into());
     details.insert("train_images".into(), data.train.images.len().into());
     details.insert("holdout_images".into(), data.holdout.len().into());
-    let test = match epoch_test {
-        Some(t) => Some(t),
-        None => TestSet::new(&data.test)?,
-    };
-    if let Some(test) = &test {
-        let (scored, report) = test.evaluate(&detector)?;
-        pipeline::write_report(
-            &args.out,
-            &selection.description,
-            &report,
-            &scored,
-            test,
-            cfg.image_size,
-        )?;
-        details.insert("metrics".into(), serde_json::to_value(&report)?);
-        eprintln!(
-            "test set: image AUROC {}, pixel AUROC {}, AUPRO@0.3 {} ({})",
-            fmt_metric(report.image_auroc),
-            fmt_metric(report.pixel_auroc),
-            fmt_metric(report.aupro),
-            selection.description
-        );
+    match &test {
+        Some(test) => {
+            let threshold = calibration.as_ref().map(|c| c.image_threshold);
+            let bar = ProgressBar::new(test.samples().len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} evaluating [{elapsed_precise}] {bar:30} {pos}/{len} test images, eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let eval = test.evaluate(&detector, threshold, &mut |done, _| {
+                bar.set_position(done as u64)
+            })?;
+            bar.finish_and_clear();
+            for (path, why) in &eval.skipped {
+                eprintln!("warning: skipped test image {}: {why}", path.display());
+            }
+            pipeline::write_report(
+                &args.out,
+                &selection.description,
+                &eval,
+                calibration.as_ref(),
+            )?;
+            let report = &eval.report;
+            details.insert("metrics".into(), serde_json::to_value(report)?);
+            eprintln!(
+                "test set ({} images, {}): image AUROC {}, pixel AUROC {}, AUPRO@0.3 {} ({})",
+                report.counts.images,
+                report.computed(),
+                fmt_metric(report.image_auroc),
+                fmt_metric(report.pixel_auroc),
+                fmt_metric(report.aupro),
+                selection.description
+            );
+            if let Some(p) = report.operating_point(rdpp_metrics::ThresholdRule::Calibrated) {
+                let c = &p.confusion;
+                eprintln!(
+                    "at the calibrated threshold {:.6}: {} of {} defects caught, {} false alarm(s) in {} normal images",
+                    p.threshold,
+                    c.caught,
+                    c.caught + c.missed,
+                    c.false_alarms,
+                    c.false_alarms + c.passed
+                );
+            }
+            eprintln!("report: {}", args.out.join("report.md").display());
+        }
+        None => eprintln!(
+            "no test images: no report (give --test-good/--test-defect, or a data set with a test split)"
+        ),
     }
     let provenance = Provenance {
         created_by: format!("rdpp-train {}", env!("CARGO_PKG_VERSION")),

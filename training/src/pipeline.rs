@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use rdpp_data::{Layout, LoadedSample};
+use rdpp_data::{Layout, TestSample};
+use rdpp_eval::{Evaluation, LabelledSet, ReportContext, calibrate, read_images, score_images};
 use rdpp_inference::bundle::{self, Provenance, WeightsDType};
 use rdpp_inference::image_io::DecodeLimits;
 use rdpp_inference::{Calibration, Detector};
@@ -16,7 +17,6 @@ use rdpp_metrics::EvaluationReport;
 use rdpp_model::{Rdpp, RdppConfig};
 
 use crate::TrainConfig;
-use crate::evaluate::{Scored, calibrate, evaluate, read_images, score_images, write_curves};
 use crate::trainer::{EpochLog, TrainSet, epoch_order};
 
 /// What a run trains on, calibrates on and is tested on.
@@ -25,14 +25,12 @@ pub struct RunData {
     pub train: TrainSet,
     /// Held-out normal image files, for calibration only.
     pub holdout: Vec<PathBuf>,
-    /// The labelled test images (may be empty).
-    pub test: Vec<LoadedSample>,
+    /// The labelled test images (may be empty; decoded when evaluated).
+    pub test: Vec<TestSample>,
     /// Training images loaded, before the hold-out was taken out.
     pub loaded: usize,
     /// Unreadable training images, with why.
     pub skipped_train: Vec<(PathBuf, String)>,
-    /// Unreadable test images, with why.
-    pub skipped_test: Vec<(PathBuf, String)>,
 }
 
 /// Load the data set of `layout` at the configured size and hold out a fraction of the normal
@@ -42,7 +40,6 @@ pub fn prepare_data(layout: &Layout, cfg: &TrainConfig) -> Result<RunData> {
     let index = rdpp_data::scan(layout)?;
     let limits = DecodeLimits::default();
     let (train_images, report) = rdpp_data::load_train(&index, size, &limits)?;
-    let (test, test_report) = rdpp_data::load_test(&index, size, &limits)?;
     let n = train_images.len();
     let n_hold = ((n as f64) * cfg.holdout_fraction).round() as usize;
     // Never hold out every image: at least one must remain to train on.
@@ -61,10 +58,9 @@ pub fn prepare_data(layout: &Layout, cfg: &TrainConfig) -> Result<RunData> {
             .iter()
             .map(|&i| train_images[i].path.clone())
             .collect(),
-        test,
+        test: index.test,
         loaded: report.loaded,
         skipped_train: report.skipped,
-        skipped_test: test_report.skipped,
     })
 }
 
@@ -93,47 +89,10 @@ pub fn build_model(cfg: &TrainConfig, teacher: &Path, device: &Device) -> Result
     Ok((model, said))
 }
 
-/// The per-pixel ground truth of the test set, when every image has a mask (normal images
-/// count as all-good); `None` when some defective image lacks one.
-pub fn test_masks(test: &[LoadedSample]) -> Option<Vec<Vec<bool>>> {
-    test.iter()
-        .map(|s| s.mask.as_ref().map(|m| m.iter().map(|&v| v > 0).collect()))
-        .collect()
-}
-
-/// The test set, decoded once, with its masks: what [`TestSet::evaluate`] scores.
-pub struct TestSet {
-    images: Vec<image::RgbImage>,
-    masks: Vec<Vec<bool>>,
-}
-
-impl TestSet {
-    /// The evaluable test set: `None` when it is empty or lacks masks.
-    pub fn new(test: &[LoadedSample]) -> Result<Option<TestSet>> {
-        let Some(masks) = test_masks(test) else {
-            return Ok(None);
-        };
-        if test.is_empty() {
-            return Ok(None);
-        }
-        let paths: Vec<&Path> = test.iter().map(|s| s.image.path.as_path()).collect();
-        Ok(Some(TestSet {
-            images: read_images(&paths)?,
-            masks,
-        }))
-    }
-
-    /// Score the test images with `detector` and compute the metrics.
-    pub fn evaluate(&self, detector: &Detector) -> Result<(Scored, EvaluationReport)> {
-        let scored = score_images(detector, &self.images)?;
-        let report = evaluate(&scored.maps, &self.masks, detector.input_size())?;
-        Ok((scored, report))
-    }
-
-    /// The masks, one per image.
-    pub fn masks(&self) -> &[Vec<bool>] {
-        &self.masks
-    }
+/// The labelled test set with its masks at the configured size: `None` without test images.
+/// Images are decoded when evaluated (unreadable ones are listed then, not dropped silently).
+pub fn test_set(test: &[TestSample], cfg: &TrainConfig) -> Result<Option<LabelledSet>> {
+    LabelledSet::load(test, cfg.image_size)
 }
 
 /// A [`Detector`] for a model that has no bundle yet.
@@ -248,26 +207,24 @@ pub fn calibrate_on_holdout(
     Ok(calibrate(&scored.maps, &scored.scores))
 }
 
-/// Write `report.md`, `report.json` and `curves.png` of an evaluation into `out`.
+/// Write the evaluation's files into `out` (`report.md`, `report.json`, `scores.csv`, plots,
+/// the worst images; see [`rdpp_eval::write_outputs`]) and print its warnings.
 pub fn write_report(
     out: &Path,
     selection: &str,
-    report: &EvaluationReport,
-    scored: &Scored,
-    test: &TestSet,
-    size: usize,
+    eval: &Evaluation,
+    calibration: Option<&Calibration>,
 ) -> Result<()> {
-    if let Err(e) = write_curves(&out.join("curves.png"), &scored.maps, test.masks(), size) {
-        eprintln!("warning: no curves.png: {e:#}");
-    }
-    let mut md = format!("# RD++ evaluation\n\nModel selection: {selection}\n\n");
-    md.push_str(&report.to_markdown());
-    let write = |name: &str, text: &str| {
-        let p = out.join(name);
-        std::fs::write(&p, text).with_context(|| format!("{}: cannot write", p.display()))
+    let ctx = ReportContext {
+        title: "RD++ evaluation".into(),
+        lines: vec![format!("Model selection: {selection}")],
+        threshold: calibration.map(|c| c.image_threshold),
+        map_range: calibration.map(Calibration::map_range),
     };
-    write("report.md", &md)?;
-    write("report.json", &serde_json::to_string_pretty(report)?)
+    for w in rdpp_eval::write_outputs(out, eval, &ctx)? {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
 }
 
 /// Write the trained model as a bundle into `dir`.

@@ -388,3 +388,123 @@ fn bench_worker_times_one_training_step_and_prints_json() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("multiple of 32"), "{}", text(&o));
 }
+
+/// A folder of good images and folders of test images someone called good or bad, without
+/// masks: the run still reports (image metrics only, said so), with the thresholds to choose
+/// between, instead of silently writing no report.
+#[test]
+fn folder_with_image_labels_only_gets_an_image_level_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let teacher = tmp.path().join("teacher");
+    formula_teacher(&teacher);
+    let data = tmp.path().join("data");
+    let category = synth(&data, 64, 6, 7);
+    let cat = data.join(&category);
+    let defects = tmp.path().join("defects");
+    std::fs::create_dir_all(&defects).unwrap();
+    for kind in ["hole", "stain"] {
+        for f in std::fs::read_dir(cat.join("test").join(kind)).unwrap() {
+            let f = f.unwrap().path();
+            let name = format!("{kind}_{}", f.file_name().unwrap().to_string_lossy());
+            std::fs::copy(&f, defects.join(name)).unwrap();
+        }
+    }
+    let out = tmp.path().join("run");
+    let o = train(&[
+        "train",
+        "--layout",
+        "folder",
+        "--data",
+        s(&cat.join("train/good")),
+        "--test-good",
+        s(&cat.join("test/good")),
+        "--test-defect",
+        s(&defects),
+        "--teacher",
+        s(&teacher),
+        "--backbone",
+        "efficientnet_lite0",
+        "--image-size",
+        "64",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        s(&out),
+    ]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("image metrics only"), "{log}");
+    assert!(log.contains("at the calibrated threshold"), "{log}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["image_auroc"].is_f64(), "{report}");
+    assert!(report["pixel_auroc"].is_null(), "{report}");
+    assert_eq!(report["counts"]["anomalous_images"], 6);
+    let rules: Vec<&str> = report["operating_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["calibrated", "f1", "recall99"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("no defective image has a mask"), "{md}");
+    assert!(out.join("scores.csv").is_file() && out.join("histogram.png").is_file());
+    // The bundle's threshold is the calibrated operating point's.
+    let b = load_bundle(&out.join("bundle"), &Device::flex()).unwrap();
+    assert_eq!(
+        Some(b.manifest.calibration.unwrap().image_threshold),
+        report["operating_points"][0]["threshold"].as_f64()
+    );
+}
+
+/// `scripts/ablation.sh --quick` (one set, one seed, tiny images, one epoch) trains every
+/// variant and writes its table: a row per variant with a value for each metric (the numbers
+/// themselves are the README's, from the full run).
+#[test]
+#[ignore = "needs RDPP_LITE0_PTH (scripts/fetch-lite0.sh); scripts/test.sh runs it"]
+fn ablation_script_with_the_lite0_teacher_writes_its_table() {
+    let pth = std::env::var("RDPP_LITE0_PTH").expect("RDPP_LITE0_PTH");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap();
+    let o = Command::new("bash")
+        .arg(root.join("scripts/ablation.sh"))
+        .arg("--quick")
+        .env("RDPP_TRAIN", env!("CARGO_BIN_EXE_rdpp-train"))
+        .env("RDPP_LITE0_PTH", &pth)
+        .env("OUT", tmp.path())
+        .output()
+        .expect("run scripts/ablation.sh");
+    assert!(o.status.success(), "{}", text(&o));
+    let table = std::fs::read_to_string(tmp.path().join("table.md")).unwrap();
+    for variant in ["rdpp", "no_ssot", "no_contrast", "no_reconstruct", "rd"] {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| brick | {variant} |")))
+            .unwrap_or_else(|| panic!("no row for {variant}:\n{table}"));
+        let cells: Vec<&str> = row
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(cells.len(), 5, "{row}");
+        for c in &cells[2..] {
+            let (mean, std) = c.split_once(" ± ").unwrap_or_else(|| panic!("{row}"));
+            let mean: f64 = mean.parse().unwrap_or_else(|_| panic!("{row}"));
+            assert!(
+                (0.0..=100.0).contains(&mean) && std.parse::<f64>().is_ok(),
+                "{row}"
+            );
+        }
+    }
+    let csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        6,
+        "header + one run per variant:\n{csv}"
+    );
+}

@@ -51,7 +51,7 @@ pub struct InferArgs {
 
 /// `images k/n, x img/s, eta t` lines on stderr, about ten per run, for logs (when the progress
 /// bar is hidden).
-struct ProgressLines {
+pub(crate) struct ProgressLines {
     enabled: bool,
     total: usize,
     every: usize,
@@ -60,7 +60,7 @@ struct ProgressLines {
 }
 
 impl ProgressLines {
-    fn new(enabled: bool, total: usize) -> Self {
+    pub(crate) fn new(enabled: bool, total: usize) -> Self {
         let every = (total / 10).max(1);
         ProgressLines {
             enabled,
@@ -72,7 +72,7 @@ impl ProgressLines {
     }
 
     /// Say how far the run is once `done` reaches the next tenth (and at the end).
-    fn print(&mut self, done: usize) {
+    pub(crate) fn print(&mut self, done: usize) {
         if !self.enabled || done < self.next.min(self.total) || done == 0 {
             return;
         }

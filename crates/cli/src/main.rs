@@ -1,6 +1,7 @@
 //! `rdpp`: import RD++ weights, run anomaly detection on images, inspect bundles, benchmark.
 
 mod bench;
+mod eval;
 mod import;
 mod infer;
 mod info;
@@ -26,6 +27,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Score images (files or folders, recursively) and write maps, overlays and scores.csv.
     Infer(infer::InferArgs),
+    /// Measure a bundle on labelled folders: metrics, thresholds, plots, the worst images.
+    Eval(eval::EvalArgs),
     /// Print what a bundle holds: backbone, sizes, calibration, provenance.
     Info {
         /// Bundle folder (or its manifest.json).
@@ -38,11 +41,26 @@ enum Command {
     BenchWorker(bench::WorkerArgs),
 }
 
+/// Write `text` to standard output. A reader that went away (`rdpp info … | head`) is not an
+/// error; `println!` would panic there.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Import(args) => import::run(args),
         Command::Infer(args) => infer::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Info { bundle } => info::run(&bundle),
         Command::Bench(args) => bench::run(args),
         Command::BenchWorker(args) => bench::worker(args),

@@ -194,6 +194,18 @@ fn info_describes_the_bundle() {
             && log.contains("threshold 0.000000"),
         "{log}"
     );
+    // A reader that goes away before the output is written (`rdpp info … | head -0`): no panic,
+    // success. The pipe's read end is closed before the process has started up.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rdpp"))
+        .args(["info", tmp.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
 }
 
 #[test]
@@ -459,4 +471,250 @@ fn import_real_lite0_teacher_then_infer() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(tmp.path().join("r/x.npy").is_file());
+}
+
+/// Labelled folders for `rdpp eval`: 4 good and 4 defective images (different patterns), masks
+/// for two of the defects (the images' size, a white square).
+fn labelled_folders(root: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (good, bad, masks) = (root.join("good"), root.join("bad"), root.join("masks"));
+    for d in [&good, &bad, &masks] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for i in 0..4 {
+        image(&good.join(format!("g{i}.png")), 72, 72, i);
+        image(&bad.join(format!("d{i}.png")), 72, 72, 100 + 37 * i);
+    }
+    for i in 0..2 {
+        let m = image::GrayImage::from_fn(72, 72, |x, y| {
+            image::Luma([if (20..40).contains(&x) && (20..40).contains(&y) {
+                255
+            } else {
+                0
+            }])
+        });
+        m.save(masks.join(format!("d{i}_mask.png"))).unwrap();
+    }
+    (good, bad, masks)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// `rdpp eval` with image labels only, then with masks for some defects and a threshold written
+/// into a copy of the bundle: the metrics each case allows, the report files, the verdicts of
+/// `scores.csv` agreeing with the report's counts, and the copied bundle giving `rdpp infer`
+/// the same verdicts.
+#[test]
+fn eval_reports_with_labels_only_and_partial_masks_and_writes_a_threshold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    make_bundle(&bundle);
+    let (good, bad, masks) = labelled_folders(tmp.path());
+
+    // Labels only.
+    let out = tmp.path().join("labels-only");
+    let o = rdpp(&[
+        "eval",
+        "--model",
+        s(&bundle),
+        "--good",
+        s(&good),
+        "--defect",
+        s(&bad),
+        "--out",
+        s(&out),
+    ]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("image metrics only"), "{log}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["image_auroc"].is_f64(), "{report}");
+    assert!(
+        report["pixel_auroc"].is_null() && report["aupro"].is_null(),
+        "{report}"
+    );
+    assert_eq!(report["counts"]["images"], 8);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("no defective image has a mask"), "{md}");
+    for f in ["histogram.png", "image_curves.png", "scores.csv"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    assert!(
+        !out.join("curves.png").exists(),
+        "no pixel curves without masks"
+    );
+    let worst: Vec<_> = std::fs::read_dir(out.join("worst")).unwrap().collect();
+    assert_eq!(
+        worst.len(),
+        8,
+        "4 false alarms and 4 misses (fewer than 5 of each exist)"
+    );
+
+    // Masks for two defects, and the F1 threshold written into a copy of the bundle.
+    let out = tmp.path().join("partial");
+    let o = rdpp(&[
+        "eval",
+        "--model",
+        s(&bundle),
+        "--good",
+        s(&good),
+        "--defect",
+        s(&bad),
+        "--masks",
+        s(&masks),
+        "--out",
+        s(&out),
+        "--set-threshold",
+        "f1",
+    ]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["pixel_auroc"].is_f64(), "{report}");
+    assert_eq!(
+        report["counts"]["pixel_images"], 6,
+        "4 good + 2 masked defects"
+    );
+    assert!(out.join("curves.png").is_file());
+    let f1 = report["operating_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["rule"] == "f1")
+        .expect("an f1 operating point")
+        .clone();
+    let threshold = f1["threshold"].as_f64().unwrap();
+    let flagged = f1["confusion"]["caught"].as_u64().unwrap()
+        + f1["confusion"]["false_alarms"].as_u64().unwrap();
+    let csv = std::fs::read_to_string(out.join("scores.csv")).unwrap();
+    assert!(
+        csv.starts_with("file,label,score,verdict,threshold\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 9);
+    assert_eq!(csv.matches(",anomalous,").count() as u64, flagged, "{csv}");
+
+    // The copy loads, carries the threshold, and `rdpp infer` gives the same verdicts with it.
+    let copy = out.join("bundle");
+    let (detector, manifest) = Detector::load(&copy, Device::flex()).unwrap();
+    assert_eq!(detector.threshold(), Some(threshold));
+    let method = &manifest.calibration.as_ref().unwrap().method;
+    assert!(
+        method.contains("--set-threshold f1") && method.contains("was 0.000000"),
+        "{method}"
+    );
+    let inferred = tmp.path().join("inferred");
+    let o = rdpp(&[
+        "infer",
+        "--model",
+        s(&copy),
+        s(&good),
+        s(&bad),
+        "--out",
+        s(&inferred),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let infer_csv = std::fs::read_to_string(inferred.join("scores.csv")).unwrap();
+    assert_eq!(
+        infer_csv.matches(",anomalous,").count() as u64,
+        flagged,
+        "{infer_csv}"
+    );
+}
+
+/// `rdpp eval` refuses inconsistent labelled folders with specific messages, and lists
+/// unreadable images without dropping them silently.
+#[test]
+fn eval_bad_input_gets_specific_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    make_bundle(&bundle);
+    let (good, bad, masks) = labelled_folders(tmp.path());
+    let out = tmp.path().join("out");
+    let eval = |good: &Path, bad: &Path, masks: Option<&Path>, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--model",
+            s(&bundle),
+            "--good",
+            s(good),
+            "--defect",
+            s(bad),
+        ];
+        if let Some(m) = masks {
+            args.extend(["--masks", s(m)]);
+        }
+        args.extend(["--out", s(&out)]);
+        args.extend(extra);
+        let o = rdpp(&args);
+        assert!(!text(&o).contains("panicked"), "{}", text(&o));
+        o
+    };
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = eval(&good, &empty, None, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains(&format!(
+            "folder of anomalous test images {} holds no image files",
+            empty.display()
+        )),
+        "{}",
+        text(&o)
+    );
+    let o = eval(&good, &good, None, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("are the same image"), "{}", text(&o));
+    // Masks named after another convention.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(masks.join("d0_mask.png"), other.join("mask_d0.png")).unwrap();
+    let o = eval(&good, &bad, Some(&other), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("no defective image has a mask in"),
+        "{}",
+        text(&o)
+    );
+    // A mask of another size than its image.
+    image::GrayImage::new(64, 48)
+        .save(other.join("d0.png"))
+        .unwrap();
+    let o = eval(&good, &bad, Some(&other), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("is 64×48 but its image") && text(&o).contains("is 72×72"),
+        "{}",
+        text(&o)
+    );
+    // An unknown threshold rule.
+    let o = eval(&good, &bad, None, &["--set-threshold", "p99"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("calibrated, f1 or recall99"),
+        "{}",
+        text(&o)
+    );
+    // An unreadable defect: listed, left out of the metrics (the report counts 7), exit code 1.
+    std::fs::write(bad.join("zz_broken.png"), b"\x89PNG\r\n\x1a\nnot a png").unwrap();
+    let o = eval(&good, &bad, None, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("zz_broken.png"), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["counts"]["images"], 8);
+    assert!(
+        report["skipped"][0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("zz_broken.png")
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("1 image(s) could not be read and are in no metric"),
+        "{md}"
+    );
 }

@@ -71,6 +71,58 @@ pub enum DataError {
         expected: PathBuf,
     },
 
+    /// A masks folder was given, but it holds the mask of no defective image (its files follow
+    /// another naming convention).
+    #[error(
+        "no defective image has a mask in {}: for {} it looked for {} (or <name>_mask.png); name masks after their images",
+        masks.display(),
+        image.display(),
+        expected.display()
+    )]
+    NoMasksMatched {
+        /// The masks folder.
+        masks: PathBuf,
+        /// The first defective image.
+        image: PathBuf,
+        /// The first file name looked for.
+        expected: PathBuf,
+    },
+
+    /// A mask whose shape (aspect ratio) differs from its image's: resizing both to the model's
+    /// square input would misplace the defect.
+    #[error(
+        "the mask {} is {}×{} but its image {} is {}×{}; masks must have their image's shape (any resolution)",
+        mask.display(),
+        mask_size.0,
+        mask_size.1,
+        image.display(),
+        image_size.0,
+        image_size.1
+    )]
+    MaskSize {
+        /// The image.
+        image: PathBuf,
+        /// Its width and height.
+        image_size: (u32, u32),
+        /// The mask.
+        mask: PathBuf,
+        /// Its width and height.
+        mask_size: (u32, u32),
+    },
+
+    /// The same file is labelled both normal and defective.
+    #[error(
+        "{} (normal) and {} (defect) are the same image: a file can't be both; fix the labels folders",
+        good.display(),
+        defect.display()
+    )]
+    OverlappingLabels {
+        /// The file in the normal folder.
+        good: PathBuf,
+        /// The same file in the defect folder.
+        defect: PathBuf,
+    },
+
     /// A ground-truth mask exists but cannot be decoded.
     #[error("cannot read the ground-truth mask of {}: {source}", image.display())]
     UnreadableMask {

@@ -203,10 +203,33 @@ fn scan_folder(
     masks: Option<&Path>,
 ) -> Result<DatasetIndex, DataError> {
     let train = training_images(train)?;
+    let test = scan_labelled(test_good, test_defect, masks)?;
+    Ok(DatasetIndex { train, test })
+}
+
+/// The labelled test images of plain folders: normal images from `good`, defective ones from
+/// `defect`, and the defects' masks from `masks` (`<name>.<ext>` or `<name>_mask.<ext>`), in
+/// that order, each folder sorted. What `rdpp eval` and `--layout folder` read.
+///
+/// Masks may cover only some defects: those without one get `mask: None` (pixel metrics leave
+/// them out and say so).
+///
+/// # Errors
+/// * [`DataError::MissingDir`] when a given folder does not exist;
+/// * [`DataError::EmptyDir`] when a given image folder holds no image;
+/// * [`DataError::NoMasksMatched`] when a masks folder is given but no defect's mask is in it
+///   (names that follow another convention), naming an image and the file it looked for;
+/// * [`DataError::OverlappingLabels`] when the same file (the same path, or the same bytes) is
+///   in both the normal and the defect folder;
+/// * [`DataError::Io`] when a folder or file cannot be read.
+pub fn scan_labelled(
+    good: Option<&Path>,
+    defect: Option<&Path>,
+    masks: Option<&Path>,
+) -> Result<Vec<TestSample>, DataError> {
     let mut test = Vec::new();
-    if let Some(dir) = test_good {
-        require_dir(dir, "folder of normal test images")?;
-        for path in list_images(dir)? {
+    if let Some(dir) = good {
+        for path in labelled_images(dir, "folder of normal test images")? {
             test.push(TestSample {
                 path,
                 label: false,
@@ -218,17 +241,20 @@ fn scan_folder(
     if let Some(mask_dir) = masks {
         require_dir(mask_dir, "masks folder")?;
     }
-    if let Some(dir) = test_defect {
-        require_dir(dir, "folder of anomalous test images")?;
-        for path in list_images(dir)? {
+    let n_good = test.len();
+    if let Some(dir) = defect {
+        let mut first_unmatched = None;
+        for path in labelled_images(dir, "folder of anomalous test images")? {
             let mask = match masks {
                 Some(mask_dir) => {
                     let stem = file_stem(&path);
-                    Some(find_mask(
-                        &path,
-                        mask_dir,
-                        &[stem.clone(), format!("{stem}_mask")],
-                    )?)
+                    match find_mask(&path, mask_dir, &[stem.clone(), format!("{stem}_mask")]) {
+                        Ok(m) => Some(m),
+                        Err(e) => {
+                            first_unmatched.get_or_insert(e);
+                            None
+                        }
+                    }
                 }
                 None => None,
             };
@@ -239,8 +265,76 @@ fn scan_folder(
                 mask,
             });
         }
+        if let (Some(mask_dir), Some(DataError::MissingMask { image, expected })) =
+            (masks, first_unmatched)
+            && test[n_good..].iter().all(|s| s.mask.is_none())
+        {
+            return Err(DataError::NoMasksMatched {
+                masks: mask_dir.to_owned(),
+                image,
+                expected,
+            });
+        }
     }
-    Ok(DatasetIndex { train, test })
+    check_disjoint(&test[..n_good], &test[n_good..])?;
+    Ok(test)
+}
+
+/// The images of a labelled test folder: it must exist and hold at least one image.
+fn labelled_images(dir: &Path, what: &'static str) -> Result<Vec<PathBuf>, DataError> {
+    require_dir(dir, what)?;
+    let images = list_images(dir)?;
+    if images.is_empty() {
+        return Err(DataError::EmptyDir {
+            what,
+            path: dir.to_owned(),
+        });
+    }
+    Ok(images)
+}
+
+/// No file may be both normal and defective: the same path (e.g. the same folder given twice,
+/// or through a link) or the same bytes under two names.
+fn check_disjoint(good: &[TestSample], defect: &[TestSample]) -> Result<(), DataError> {
+    use std::collections::HashMap;
+    let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| DataError::io(p, e));
+    // Candidates by file length: only files of equal length are compared byte for byte.
+    let mut by_len: HashMap<u64, Vec<(&Path, PathBuf)>> = HashMap::new();
+    for s in good {
+        let len = std::fs::metadata(&s.path)
+            .map_err(|e| DataError::io(&s.path, e))?
+            .len();
+        by_len
+            .entry(len)
+            .or_default()
+            .push((&s.path, canonical(&s.path)?));
+    }
+    for s in defect {
+        let len = std::fs::metadata(&s.path)
+            .map_err(|e| DataError::io(&s.path, e))?
+            .len();
+        let Some(candidates) = by_len.get(&len) else {
+            continue;
+        };
+        let real = canonical(&s.path)?;
+        let mut bytes = None;
+        for (good_path, good_real) in candidates {
+            let same = *good_real == real || {
+                if bytes.is_none() {
+                    bytes = Some(std::fs::read(&s.path).map_err(|e| DataError::io(&s.path, e))?);
+                }
+                let other = std::fs::read(good_path).map_err(|e| DataError::io(good_path, e))?;
+                bytes.as_deref() == Some(other.as_slice())
+            };
+            if same {
+                return Err(DataError::OverlappingLabels {
+                    good: good_path.to_path_buf(),
+                    defect: s.path.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The training images of `dir`; the folder must exist and hold at least one image.
@@ -355,9 +449,10 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// A file whose bytes are its own path (no two files alike).
     fn touch(path: &Path) {
         fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        fs::write(path, b"x").expect("write");
+        fs::write(path, path.as_os_str().as_encoded_bytes()).expect("write");
     }
 
     fn mvtec_tree(root: &Path) {
@@ -569,6 +664,54 @@ mod tests {
         .unwrap_err();
         assert!(
             matches!(&e, DataError::UnknownProduct { available, .. } if available == &["03"]),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn labelled_folders_partial_masks_and_overlaps() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let r = t.path();
+        touch(&r.join("ok/a.png"));
+        touch(&r.join("bad/d1.png"));
+        touch(&r.join("bad/d2.png"));
+        touch(&r.join("masks/d1_mask.png"));
+        // Masks for some defects only: the others have none.
+        let s = scan_labelled(
+            Some(&r.join("ok")),
+            Some(&r.join("bad")),
+            Some(&r.join("masks")),
+        )
+        .expect("scan");
+        let masks: Vec<bool> = s.iter().map(|s| s.mask.is_some()).collect();
+        assert_eq!(masks, [false, true, false]);
+        // A masks folder whose names match no defect: said, with the name looked for.
+        touch(&r.join("other/m1.png"));
+        let e = scan_labelled(
+            Some(&r.join("ok")),
+            Some(&r.join("bad")),
+            Some(&r.join("other")),
+        )
+        .unwrap_err();
+        assert!(matches!(e, DataError::NoMasksMatched { .. }), "{e}");
+        assert!(
+            e.to_string().contains("bad/d1.png") && e.to_string().contains("other/d1.png"),
+            "{e}"
+        );
+        // A defect folder without images.
+        fs::create_dir_all(r.join("none")).expect("mkdir");
+        let e = scan_labelled(Some(&r.join("ok")), Some(&r.join("none")), None).unwrap_err();
+        assert!(
+            e.to_string().starts_with("folder of anomalous test images"),
+            "{e}"
+        );
+        // The same folder as both, and the same bytes under two names.
+        let e = scan_labelled(Some(&r.join("bad")), Some(&r.join("bad")), None).unwrap_err();
+        assert!(matches!(e, DataError::OverlappingLabels { .. }), "{e}");
+        fs::copy(r.join("ok/a.png"), r.join("bad/copy_of_a.png")).expect("copy");
+        let e = scan_labelled(Some(&r.join("ok")), Some(&r.join("bad")), None).unwrap_err();
+        assert!(
+            e.to_string().contains("ok/a.png") && e.to_string().contains("bad/copy_of_a.png"),
             "{e}"
         );
     }

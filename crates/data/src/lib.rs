@@ -40,9 +40,10 @@ pub(crate) fn test_data(name: &str) -> std::path::PathBuf {
 }
 
 pub use error::DataError;
-pub use layout::{DatasetIndex, Layout, TestSample, scan};
+pub use layout::{DatasetIndex, Layout, TestSample, scan, scan_labelled};
 pub use load::{
-    LoadReport, LoadedImage, LoadedSample, load_image, load_images, load_test, load_train,
+    LoadReport, LoadedImage, LoadedSample, load_image, load_images, load_masks, load_test,
+    load_train,
 };
 pub use mask::{read_mask, read_mask_u8};
 pub use pseudo::{NoiseRect, add_pseudo_anomaly};

