@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
 use rdpp_data::{Layout, TestSample};
-use rdpp_eval::{Evaluation, LabelledSet, ReportContext, calibrate, read_images, score_images};
+use rdpp_eval::{Evaluation, LabelledSet, ReportContext, calibrate, score_files};
 use rdpp_inference::bundle::{self, Provenance, WeightsDType};
 use rdpp_inference::image_io::DecodeLimits;
 use rdpp_inference::{Calibration, Detector};
@@ -202,9 +202,13 @@ pub fn calibrate_on_holdout(
     detector: &Detector,
     holdout: &[PathBuf],
 ) -> Result<Option<Calibration>> {
-    let images = read_images(holdout)?;
-    let scored = score_images(detector, &images)?;
-    Ok(calibrate(&scored.maps, &scored.scores))
+    let files = score_files(detector, holdout, &DecodeLimits::default(), &mut |_, _| {})?;
+    // These images were read for training moments ago: one that fails now is an error, not a
+    // calibration on fewer images.
+    if let Some((_, why)) = files.skipped.first() {
+        bail!("reading the held-out calibration images: {why}");
+    }
+    Ok(calibrate(&files.scored.maps, &files.scored.scores))
 }
 
 /// Write the evaluation's files into `out` (`report.md`, `report.json`, `scores.csv`, plots,

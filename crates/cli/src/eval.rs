@@ -8,14 +8,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use rdpp_eval::{LabelledSet, ReportContext, chosen_threshold};
 use rdpp_inference::bundle::{self, Manifest};
 use rdpp_inference::{Calibration, Detector};
 use rdpp_metrics::ThresholdRule;
 
 use crate::Backend;
-use crate::infer::ProgressLines;
+use crate::infer::{ProgressLines, images_bar};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -62,13 +61,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
             .count()
     );
 
-    let bar = ProgressBar::new(n as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images, {per_sec}, eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = images_bar(n);
     // The bar hides itself when stderr is no terminal: progress lines then.
     let mut lines = ProgressLines::new(!std::io::stderr().is_terminal(), n);
     let eval = set.evaluate(&detector, detector.threshold(), &mut |done, _| {

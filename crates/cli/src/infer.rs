@@ -91,6 +91,19 @@ impl ProgressLines {
     }
 }
 
+/// The progress bar of a run over `len` images (`rdpp infer`, `rdpp eval`); it hides itself when
+/// stderr is no terminal, where [`ProgressLines`] speak instead.
+pub(crate) fn images_bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images, {per_sec}, eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
 /// One input image and where its outputs go.
 struct Job {
     path: PathBuf,
@@ -115,13 +128,7 @@ pub fn run(args: InferArgs) -> Result<ExitCode> {
         ..DecodeLimits::default()
     };
 
-    let bar = ProgressBar::new(jobs.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images, {per_sec}, eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = images_bar(jobs.len());
     let mut rows = Vec::new();
     let mut failures: Vec<(PathBuf, String)> = Vec::new();
     // The bar hides itself when stderr is no terminal (CI, nohup, a pipe): progress lines then,

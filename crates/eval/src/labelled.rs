@@ -46,11 +46,6 @@ impl LabelledSet {
         &self.samples
     }
 
-    /// The side of the masks (the model's input size).
-    pub fn size(&self) -> usize {
-        self.size
-    }
-
     /// Score every image as inference does and compute every metric the labels and masks allow.
     /// `calibrated`: the threshold from held-out normal images (reported as an operating point).
     /// Unreadable images are skipped and listed in the result; `progress(done, total)` follows
@@ -94,8 +89,6 @@ impl LabelledSet {
                 ScoredImage {
                     path: s.path.clone(),
                     defect: s.label,
-                    kind: s.defect.clone(),
-                    has_mask: s.label && self.masks[i].is_some(),
                     score,
                 }
             })
@@ -134,10 +127,6 @@ pub struct ScoredImage {
     pub path: PathBuf,
     /// Its label: `true` for a defect.
     pub defect: bool,
-    /// The defect type (MVTec's folder name, `good`, `defect`, …).
-    pub kind: String,
-    /// Whether its pixel ground truth is known (defects with a mask).
-    pub has_mask: bool,
     /// The image score (the map's maximum).
     pub score: f64,
 }

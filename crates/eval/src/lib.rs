@@ -20,4 +20,4 @@ pub mod score;
 pub use calibrate::calibrate;
 pub use labelled::{Evaluation, LabelledSet, ScoredImage};
 pub use outputs::{ReportContext, WORST, chosen_threshold, scores_csv, write_outputs};
-pub use score::{Scored, read_images, score_files, score_images};
+pub use score::{Scored, score_files, score_images};

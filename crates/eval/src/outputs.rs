@@ -203,7 +203,10 @@ fn write_worst(
             overlay
                 .save(&path)
                 .with_context(|| format!("{}: cannot write", path.display()))?;
-            let wrong = ctx.threshold.map(|t| (img.score > t) != img.defect);
+            let wrong = match Verdict::of(img.score, ctx.threshold) {
+                Verdict::Uncalibrated => None,
+                v => Some((v == Verdict::Defect) != img.defect),
+            };
             written[k].push(Worst {
                 file: format!("worst/{file}"),
                 image: img.path.clone(),

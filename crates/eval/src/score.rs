@@ -1,9 +1,9 @@
 //! Scoring image files exactly as `rdpp infer` does: the same decoder and limits, the same
 //! resize, normalization and map post-processing, through [`Detector`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rdpp_inference::image_io::{DecodeLimits, read_rgb8};
 use rdpp_inference::{Detector, RgbView};
 
@@ -18,15 +18,6 @@ pub struct Scored {
 
 /// Images per forward pass when scoring files.
 pub const SCORE_BATCH: usize = 8;
-
-/// Decode image files as `rdpp infer` does; the first unreadable one is an error.
-pub fn read_images<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<image::RgbImage>> {
-    let limits = DecodeLimits::default();
-    paths
-        .iter()
-        .map(|p| read_rgb8(p.as_ref(), &limits).context("reading the evaluation images"))
-        .collect()
-}
 
 /// Score decoded images (see the module doc), [`SCORE_BATCH`] per forward pass.
 pub fn score_images(detector: &Detector, images: &[image::RgbImage]) -> Result<Scored> {

@@ -218,10 +218,9 @@ fn dots(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     marks: &[((f64, f64), RGBColor)],
 ) -> DrawResult {
-    let chart = ChartBuilder::on(area)
+    let mut chart = ChartBuilder::on(area)
         .margin(24)
         .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
-    let mut chart = chart;
     chart.draw_series(
         marks
             .iter()
