@@ -87,4 +87,4 @@ trap - EXIT
 tail -n 5 "$site_log"
 # Drive the site in Chromium. `rdpp infer` (built by the tests above) gives the native scores the
 # page must match.
-RDPP_BIN="$CARGO_TARGET_DIR/debug/rdpp" node --test --test-reporter=spec tests/e2e/site.test.mjs
+RDPP_BIN="$CARGO_TARGET_DIR/debug/rdpp" node --test --test-reporter=spec tests/e2e/site.test.mjs tests/e2e/worker.test.mjs

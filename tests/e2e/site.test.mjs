@@ -8,57 +8,31 @@
 // samples, waits for the heatmaps, and checks: the score equals `rdpp infer` on the same image and
 // bundle within 1e-3, the defect's map peaks inside its ground-truth mask, both backends agree,
 // a non-image file and broken model URLs give specific errors, and no request leaves the site.
+// The network runs in compute workers (one on WebGPU, one per core on the CPU).
 // Last, it runs the README's first command (scripts/site.sh) itself and clicks a bundled defective
 // sample on the page it serves.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const DIST = resolve(process.env.RDPP_DIST ?? join(ROOT, 'dist'));
-const CHROMIUM = process.env.RDPP_CHROMIUM ?? '/usr/bin/chromium';
-const PREFIX = '/some/sub/path/';
-const TIMEOUT = 240_000;
-
-const catalog = JSON.parse(readFileSync(join(ROOT, 'models/manifest.json'), 'utf8'));
-const model = catalog.models.find((m) => m.id === catalog.default) ?? catalog.models[0];
-const defect = model.samples.find((s) => s.label === 'defect');
-const good = model.samples.find((s) => s.label === 'good');
-const bundleDir = join(ROOT, 'models', model.bundle);
+import {
+  DIST, PREFIX, ROOT, TIMEOUT, bundleDir, cardResult, defect, dropFiles, good, nativeScores, openPage as open,
+  peakInMask, waitReady,
+} from './helpers.mjs';
 
 let server;
 let origin;
-const expected = new Map(); // file name -> score from `rdpp infer`
+let expected; // file name -> score from `rdpp infer`
 const webScores = {}; // backend -> file -> score
-
-function rdppBin() {
-  if (process.env.RDPP_BIN) return process.env.RDPP_BIN;
-  const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, '.cache/rdpp/target');
-  return join(target, 'debug', 'rdpp');
-}
 
 before(async () => {
   assert.ok(existsSync(join(DIST, 'index.html')), `${DIST}/index.html missing: build the site first`);
   assert.ok(defect && good, 'the default model lists a good and a defective sample');
-  // The native CLI's scores on the same images and bundle.
-  const out = mkdtempSync(join(tmpdir(), 'rdpp-e2e-'));
-  try {
-    execFileSync(rdppBin(), ['infer', '--model', bundleDir, '--out', out,
-      join(ROOT, defect.image), join(ROOT, good.image)], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const lines = readFileSync(join(out, 'scores.csv'), 'utf8').trim().split('\n').slice(1);
-    for (const line of lines) {
-      const [file, score] = line.split(',');
-      expected.set(basename(file), Number(score));
-    }
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  expected = nativeScores([join(ROOT, defect.image), join(ROOT, good.image)]);
   assert.equal(expected.size, 2, 'rdpp infer scored both samples');
 
   // Broken bundles served next to the site: a flipped byte (sha mismatch), a JSON that is not a
@@ -78,64 +52,7 @@ before(async () => {
 
 after(() => server?.close());
 
-async function openPage(backend, { webgpu }) {
-  const args = ['--no-sandbox', '--disable-dev-shm-usage'];
-  if (webgpu) args.push('--enable-unsafe-webgpu');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
-  const page = await browser.newPage();
-  const requests = [];
-  const problems = [];
-  page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy|Refused to/i.test(m.text())) problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  return { browser, page, requests, problems, url: (q) => `${origin}${PREFIX}?backend=${backend}${q ?? ''}` };
-}
-
-async function waitReady(page) {
-  await page.waitForSelector('#phase[data-phase="ready"], #phase[data-phase="failed"]', { timeout: TIMEOUT });
-  const phase = await page.getAttribute('#phase', 'data-phase');
-  const errors = await page.locator('.error').allInnerTexts();
-  assert.equal(phase, 'ready', `the default model did not load: ${errors.join(' | ')}`);
-}
-
-async function dropFiles(page, files) {
-  await page.setInputFiles('#file-input', files);
-}
-
-async function cardResult(page, name) {
-  const card = page.locator(`article.card[data-file="${name}"]`).last();
-  await card.locator('xpath=self::*[@data-status="done" or @data-status="failed"]').waitFor({ timeout: TIMEOUT });
-  return {
-    status: await card.getAttribute('data-status'),
-    score: Number(await card.getAttribute('data-score')),
-    backend: await card.getAttribute('data-backend'),
-    peak: [Number(await card.getAttribute('data-peak-x')), Number(await card.getAttribute('data-peak-y'))],
-    text: await card.innerText(),
-  };
-}
-
-/** True when the mask (a PNG on the site) is set within `radius` (fraction) of `peak`. */
-async function peakInMask(page, maskUrl, peak, radius = 0.06) {
-  return page.evaluate(async ({ maskUrl, peak, radius }) => {
-    const img = new Image();
-    img.src = maskUrl;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    const g = c.getContext('2d');
-    g.drawImage(img, 0, 0);
-    const d = g.getImageData(0, 0, c.width, c.height).data;
-    const cx = peak[0] * c.width, cy = peak[1] * c.height, r = radius * c.width;
-    for (let y = Math.max(0, Math.floor(cy - r)); y < Math.min(c.height, cy + r); y++) {
-      for (let x = Math.max(0, Math.floor(cx - r)); x < Math.min(c.width, cx + r); x++) {
-        if (d[(y * c.width + x) * 4] > 127) return true;
-      }
-    }
-    return false;
-  }, { maskUrl, peak, radius });
-}
+const openPage = (backend, opts) => open(`${origin}${PREFIX}`, backend, opts);
 
 async function checkBackend(backend, webgpu) {
   const { browser, page, requests, problems, url } = await openPage(backend, { webgpu });
@@ -144,6 +61,9 @@ async function checkBackend(backend, webgpu) {
     await waitReady(page);
     const gpu = await page.getAttribute('#backend', 'data-gpu');
     assert.equal(gpu, String(webgpu), `backend: ${await page.innerText('#backend')}`);
+    // One worker on the GPU; on the CPU one per core (each scores other images of the queue).
+    const workers = webgpu ? 1 : Math.min(availableParallelism(), 8);
+    await page.waitForSelector(`#backend[data-workers="${workers}"]`, { timeout: TIMEOUT });
 
     // Drop both samples at once (the queue handles them in turn).
     await dropFiles(page, [join(ROOT, defect.image), join(ROOT, good.image)]);

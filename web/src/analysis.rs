@@ -67,6 +67,20 @@ impl HeatMap {
         )
     }
 
+    /// Where the map peaks, as fractions of width and height (the pixel's centre).
+    pub fn peak(&self) -> (f64, f64) {
+        let (mut best, mut at) = (f32::NEG_INFINITY, 0usize);
+        for (i, &v) in self.values.iter().enumerate() {
+            if v > best {
+                best = v;
+                at = i;
+            }
+        }
+        let n = self.size.max(1);
+        let s = n as f64;
+        (((at % n) as f64 + 0.5) / s, ((at / n) as f64 + 0.5) / s)
+    }
+
     /// RGBA pixels (`size × size × 4`) of the JET heatmap, fully opaque; the page sets the
     /// opacity with CSS so the slider does not redraw.
     pub fn rgba(&self, scale: &Scale) -> Vec<u8> {
@@ -240,5 +254,13 @@ mod tests {
         assert_eq!(human_bytes(512), "512 B");
         assert_eq!(human_bytes(3_400_000), "3.4 MB");
         assert_eq!(human_bytes(1_500), "1.5 kB");
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn the_peak_is_the_hottest_pixel_centre() {
+        let mut values = vec![0.0f32; 16];
+        values[2 * 4 + 3] = 5.0; // row 2, column 3
+        let m = HeatMap { size: 4, values };
+        assert_eq!(m.peak(), (3.5 / 4.0, 2.5 / 4.0));
     }
 }

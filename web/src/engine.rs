@@ -2,7 +2,6 @@
 //! same loader as the CLI, and scoring one image.
 
 use std::path::Path;
-use std::rc::Rc;
 
 use burn::prelude::*;
 use rdpp_inference::Backend;
@@ -14,8 +13,10 @@ use wasm_bindgen::JsValue;
 use crate::analysis::HeatMap;
 use crate::error::{AppError, js_message};
 
-/// Which backend the user asked for (`?backend=` and the Backend menu).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which backend the user asked for (`?backend=` and the Backend menu). Travels to the
+/// workers as its page name (`"auto"`, `"webgpu"`, `"cpu"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum BackendChoice {
     /// WebGPU on a hardware adapter, else the CPU.
     Auto,
@@ -48,8 +49,21 @@ impl BackendChoice {
     }
 }
 
+impl From<BackendChoice> for String {
+    fn from(c: BackendChoice) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for BackendChoice {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| format!("unknown backend {s:?}"))
+    }
+}
+
 /// What a WebGPU adapter says about itself.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AdapterInfo {
     /// "vendor device (architecture)" or the description, whatever the browser reveals.
     pub name: String,
@@ -60,7 +74,7 @@ pub struct AdapterInfo {
 }
 
 /// The backend in use.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BackendInfo {
     /// True for WebGPU, false for the CPU.
     pub gpu: bool,
@@ -84,19 +98,15 @@ impl BackendInfo {
     }
 }
 
-thread_local! {
-    // burn's wgpu runtime initialises once per page; later calls reuse this device.
-    static WGPU_DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Ask the browser for a WebGPU adapter (without burn), to name it and read its limits.
-/// `Ok(None)`: WebGPU is not available in this browser.
+/// Ask the browser for a WebGPU adapter (without burn), to name it and read its limits; works
+/// in the page and in a worker. `Ok(None)`: WebGPU is not available here.
 pub async fn probe_adapter() -> Result<Option<AdapterInfo>, AppError> {
-    let Some(window) = web_sys::window() else {
+    let navigator =
+        js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    if navigator.is_undefined() {
         return Ok(None);
-    };
-    let gpu =
-        js_sys::Reflect::get(&window.navigator(), &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    }
+    let gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
     if gpu.is_undefined() || gpu.is_null() {
         return Ok(None);
     }
@@ -185,15 +195,8 @@ pub async fn init_backend(choice: BackendChoice) -> (Device, BackendInfo) {
             adapter.name
         )));
     }
-    let existing = WGPU_DEVICE.with(|d| d.borrow().clone());
-    let device = match existing {
-        Some(d) => Ok(d),
-        None => Device::wgpu_options().init_async().await.map(|d| {
-            WGPU_DEVICE.with(|slot| *slot.borrow_mut() = Some(d.clone()));
-            d
-        }),
-    };
-    match device {
+    // Once per worker: a worker loads one model on one backend.
+    match Device::wgpu_options().init_async().await {
         Ok(device) => {
             let warning = adapter.software.then(|| {
                 format!(
@@ -234,49 +237,37 @@ pub fn check_fits(adapter: Option<&AdapterInfo>, size: usize) -> Result<(), AppE
     Ok(())
 }
 
-/// A model loaded on a backend.
+/// A model loaded on a backend (one per worker).
 pub struct Engine {
     /// The network, its device and calibration.
     pub detector: Detector,
     /// The bundle's manifest.
     pub manifest: Manifest,
-    /// The weights as downloaded (kept to move the model to the CPU after a GPU failure).
-    pub weights: Rc<Vec<u8>>,
     /// The backend it runs on.
     pub backend: BackendInfo,
 }
 
 impl Engine {
     /// Load `weights` (checked against the manifest's sha256, names and shapes) on `device`.
+    /// The bytes move into the loader: no copy stays behind.
     pub fn load(
         manifest: Manifest,
-        weights: Rc<Vec<u8>>,
+        weights: Vec<u8>,
         device: Device,
         backend: BackendInfo,
     ) -> Result<Engine, AppError> {
         check_fits(backend.adapter.as_ref(), manifest.input_size)?;
         let model = load_model(
             &manifest,
-            weights.as_ref().clone(),
+            weights,
             Path::new(&manifest.weights.file),
             &device,
         )?;
         Ok(Engine {
             detector: Detector::new(model, &manifest, device),
             manifest,
-            weights,
             backend,
         })
-    }
-
-    /// The same model on the CPU (after WebGPU failed).
-    pub fn to_cpu(&self, why: &str) -> Result<Engine, AppError> {
-        Engine::load(
-            self.manifest.clone(),
-            self.weights.clone(),
-            Device::flex(),
-            BackendInfo::cpu(Some(format!("WebGPU failed ({why}); switched to the CPU."))),
-        )
     }
 
     /// Score one decoded image.

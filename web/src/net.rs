@@ -1,5 +1,6 @@
 //! Fetching the site's files and model URLs with progress, and keeping verified weights in the
-//! browser's Cache Storage so a second visit starts without downloading.
+//! browser's Cache Storage so a second visit starts without downloading. Fetch, cache and timers
+//! work in the page and in the compute workers alike; downloads and object URLs are the page's.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,8 +16,20 @@ fn window() -> Result<web_sys::Window, AppError> {
     web_sys::window().ok_or_else(|| AppError::Browser("no window (not running in a page)".into()))
 }
 
+/// `fetch(url)` on whatever global this runs in (the page's window or a worker's scope).
+fn global_fetch(url: &str) -> Result<js_sys::Promise, AppError> {
+    let global = js_sys::global();
+    if let Some(w) = global.dyn_ref::<web_sys::Window>() {
+        return Ok(w.fetch_with_str(url));
+    }
+    if let Some(w) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        return Ok(w.fetch_with_str(url));
+    }
+    Err(AppError::Browser("fetch is not available here".into()))
+}
+
 async fn response(url: &str) -> Result<Response, AppError> {
-    let promise = window()?.fetch_with_str(url);
+    let promise = global_fetch(url)?;
     let resp = JsFuture::from(promise)
         .await
         .map_err(|e| AppError::Network {
@@ -102,12 +115,19 @@ fn cache_key(url: &str, sha256: &str) -> String {
 
 async fn open_cache() -> Option<web_sys::Cache> {
     // Cache Storage exists only in secure contexts (https, localhost); elsewhere just skip it.
-    let caches = window().ok()?.caches().ok()?;
+    let global = js_sys::global();
+    let caches = match global.dyn_ref::<web_sys::Window>() {
+        Some(w) => w.caches().ok()?,
+        None => global
+            .dyn_ref::<web_sys::WorkerGlobalScope>()?
+            .caches()
+            .ok()?,
+    };
     let cache = JsFuture::from(caches.open(CACHE_NAME)).await.ok()?;
     cache.dyn_into().ok()
 }
 
-/// Weights from the cache, if present (the caller verifies the hash anyway).
+/// Weights from the cache, if present (the loader verifies the hash).
 pub async fn cached(url: &str, sha256: &str) -> Option<Vec<u8>> {
     let cache = open_cache().await?;
     let hit = JsFuture::from(cache.match_with_str(&cache_key(url, sha256)))
@@ -122,12 +142,11 @@ pub async fn cached(url: &str, sha256: &str) -> Option<Vec<u8>> {
 }
 
 /// Keep verified weights for the next visit (best effort: a full or missing cache is ignored).
-pub async fn store(url: &str, sha256: &str, bytes: &[u8]) {
+pub async fn store_array(url: &str, sha256: &str, bytes: &Uint8Array) {
     let Some(cache) = open_cache().await else {
         return;
     };
-    let array = Uint8Array::from(bytes);
-    let Ok(resp) = Response::new_with_opt_buffer_source(Some(&array)) else {
+    let Ok(resp) = Response::new_with_opt_buffer_source(Some(bytes)) else {
         return;
     };
     let _ = JsFuture::from(cache.put_with_str(&cache_key(url, sha256), &resp)).await;
@@ -140,7 +159,31 @@ pub async fn evict(url: &str, sha256: &str) {
     }
 }
 
-/// Let the browser paint and handle input between two images (a macrotask boundary).
+/// A global function by name (`setTimeout`, …), in the page or a worker.
+fn global_fn(name: &str) -> Option<js_sys::Function> {
+    Reflect::get(&js_sys::global(), &name.into())
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+/// Call `f` once after `ms` milliseconds; returns the timer id for [`cancel_timer`].
+pub fn set_timer(f: &js_sys::Function, ms: i32) -> Option<i32> {
+    global_fn("setTimeout")?
+        .call2(&JsValue::UNDEFINED, f, &ms.into())
+        .ok()?
+        .as_f64()
+        .map(|id| id as i32)
+}
+
+/// Cancel a timer from [`set_timer`].
+pub fn cancel_timer(id: i32) {
+    if let Some(clear) = global_fn("clearTimeout") {
+        let _ = clear.call1(&JsValue::UNDEFINED, &id.into());
+    }
+}
+
+/// Let the browser paint and handle input (a macrotask boundary).
 pub async fn yield_now() {
     sleep_ms(0).await;
 }
@@ -148,19 +191,18 @@ pub async fn yield_now() {
 /// Resume after `ms` milliseconds (a `setTimeout`), letting the page run meanwhile.
 pub async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        } else {
+        if set_timer(&resolve, ms).is_none() {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
     });
     let _ = JsFuture::from(promise).await;
 }
 
-/// Milliseconds since page load (high resolution).
+/// Milliseconds since the page or worker started (high resolution).
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map(|p| p.now())
         .unwrap_or(0.0)
 }
@@ -189,24 +231,26 @@ pub fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// An object URL for showing a file's bytes in an `<img>`.
-pub fn object_url(bytes: &[u8], mime: &str) -> Option<String> {
+/// A `Blob` of `bytes` (for images fetched by the page, e.g. the samples).
+pub fn blob(bytes: &[u8], mime: &str) -> Result<web_sys::Blob, AppError> {
     let array = js_sys::Array::of1(&Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts).ok()?;
-    web_sys::Url::create_object_url_with_blob(&blob).ok()
+    web_sys::Blob::new_with_u8_array_sequence_and_options(&array, &opts)
+        .map_err(|e| AppError::Browser(js_message(&e)))
 }
 
-/// Read a dropped or picked file.
-pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, AppError> {
-    let buf = JsFuture::from(file.array_buffer()).await.map_err(|e| {
-        AppError::Browser(format!(
-            "{}: cannot be read ({})",
-            file.name(),
-            js_message(&e)
-        ))
-    })?;
+/// An object URL for showing a blob in an `<img>`; revoke it with
+/// `web_sys::Url::revoke_object_url` when the image goes.
+pub fn object_url(blob: &web_sys::Blob) -> Option<String> {
+    web_sys::Url::create_object_url_with_blob(blob).ok()
+}
+
+/// Read a blob (a dropped or picked file, or an image sent to a worker) whole.
+pub async fn read_blob(blob: &web_sys::Blob, name: &str) -> Result<Vec<u8>, AppError> {
+    let buf = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| AppError::Browser(format!("{name}: cannot be read ({})", js_message(&e))))?;
     Ok(Uint8Array::new(&buf).to_vec())
 }
 
