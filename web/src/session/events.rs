@@ -199,6 +199,12 @@ impl Session {
                                     i.queue.push_front(job);
                                     requeued.push(job);
                                 }
+                                // A camera frame there is dropped; the camera asks again.
+                                if i.frame.as_ref().is_some_and(|(f, _)| *f == job) {
+                                    if let Some((_, tx)) = i.frame.take() {
+                                        let _ = tx.send(Err("the model changed".into()));
+                                    }
+                                }
                             }
                         }
                     }
