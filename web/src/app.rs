@@ -10,7 +10,7 @@ use crate::components::camera::Camera;
 use crate::components::card::CardView;
 use crate::components::controls::Controls;
 use crate::components::drop_zone::{DropZone, files_of, take_files};
-use crate::components::model_panel::{ModelPanel, listed_bundle_url};
+use crate::components::model_panel::{ModelPanel, listed_source};
 use crate::components::notices::Notices;
 use crate::components::samples::Samples;
 use crate::engine::BackendChoice;
@@ -59,29 +59,25 @@ fn apply_query(session: Session) {
 
 /// The first model: `?model=` (an id of the list or a bundle URL), else the list's default.
 fn load_first_model(session: Session, catalog: Option<&Catalog>, selected: RwSignal<String>) {
-    let requested = query_param("model");
-    let listed = |id: &str| catalog.and_then(|c| c.models.iter().find(|m| m.id == id));
-    let choice = match &requested {
-        Some(r) => match listed(r) {
-            Some(m) => Some((
-                m.id.clone(),
-                listed_bundle_url(CATALOG_URL, &m.bundle),
-                m.name.clone(),
-            )),
-            None => Some((String::new(), r.clone(), r.clone())),
+    let listed = match query_param("model") {
+        Some(r) => match catalog.and_then(|c| c.model(&r)) {
+            Some(m) => Some(m),
+            None => {
+                // Not an id of the list: a bundle URL.
+                selected.set(String::new());
+                let source = Source::Url {
+                    url: r.clone(),
+                    label: r,
+                };
+                return session.load(source, JsValue::UNDEFINED);
+            }
         },
-        None => catalog.and_then(|c| c.default_model()).map(|m| {
-            (
-                m.id.clone(),
-                listed_bundle_url(CATALOG_URL, &m.bundle),
-                m.name.clone(),
-            )
-        }),
+        None => catalog.and_then(|c| c.default_model()),
     };
-    match choice {
-        Some((id, url, label)) => {
-            selected.set(id);
-            session.load(Source::Url { url, label }, JsValue::UNDEFINED);
+    match listed {
+        Some(m) => {
+            selected.set(m.id.clone());
+            session.load(listed_source(CATALOG_URL, m), JsValue::UNDEFINED);
         }
         None => session.phase.set(Phase::Failed),
     }
@@ -116,9 +112,11 @@ fn App() -> impl IntoView {
     let samples: Signal<Vec<Sample>> = Signal::derive(move || {
         let id = selected.get();
         catalog
-            .get()
-            .and_then(|c| c.models.into_iter().find(|m| m.id == id))
-            .map(|m| m.samples)
+            .with(|c| {
+                c.as_ref()
+                    .and_then(|c| c.model(&id))
+                    .map(|m| m.samples.clone())
+            })
             .unwrap_or_default()
     });
 

@@ -94,11 +94,16 @@ impl Catalog {
         Ok(c)
     }
 
+    /// The model with this id.
+    pub fn model(&self, id: &str) -> Option<&CatalogModel> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
     /// The preselected model: the list's default, else the first.
     pub fn default_model(&self) -> Option<&CatalogModel> {
         self.default
             .as_deref()
-            .and_then(|id| self.models.iter().find(|m| m.id == id))
+            .and_then(|id| self.model(id))
             .or_else(|| self.models.first())
     }
 }

@@ -22,21 +22,22 @@ use crate::net;
 use crate::protocol::{FromWorker, ModelInfo, Source, ToWorker, open, post_to_page};
 
 /// The worker's model, once loaded.
-type Slot = Rc<RefCell<Option<Rc<Engine>>>>;
+type ModelCell = Rc<RefCell<Option<Rc<Engine>>>>;
+
+/// Tell the page something that carries no data.
+fn say(msg: FromWorker) {
+    post_to_page(&msg, &JsValue::UNDEFINED, &[]);
+}
 
 /// Entry point of the worker's WebAssembly: listen to the page, then say so.
 pub fn run() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        post_to_page(
-            &FromWorker::Crashed {
-                error: info.to_string(),
-            },
-            &JsValue::UNDEFINED,
-            &[],
-        );
+        say(FromWorker::Crashed {
+            error: info.to_string(),
+        });
     }));
-    let engine: Slot = Rc::new(RefCell::new(None));
+    let engine: ModelCell = Rc::new(RefCell::new(None));
     let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
         move |ev: web_sys::MessageEvent| match open::<ToWorker>(&ev.data()) {
             Ok((msg, data)) => spawn_local(handle(engine.clone(), msg, data)),
@@ -47,14 +48,14 @@ pub fn run() {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     on_message.forget();
-    post_to_page(&FromWorker::Started, &JsValue::UNDEFINED, &[]);
+    say(FromWorker::Started);
 }
 
-async fn handle(slot: Slot, msg: ToWorker, data: JsValue) {
+async fn handle(slot: ModelCell, msg: ToWorker, data: JsValue) {
     match msg {
         ToWorker::Load { source, choice } => {
             if let Some(reply) = load(&slot, &source, choice, &data).await {
-                post_to_page(&reply, &JsValue::UNDEFINED, &[]);
+                say(reply);
             }
         }
         ToWorker::Score { job, name } => {
@@ -84,18 +85,18 @@ async fn handle(slot: Slot, msg: ToWorker, data: JsValue) {
 }
 
 /// Score one decoded image and post the result.
-async fn score(slot: &Slot, job: u64, rgb: Result<image::RgbImage, AppError>, t0: f64) {
+async fn score(slot: &ModelCell, job: u64, rgb: Result<image::RgbImage, AppError>, t0: f64) {
     let rgb = match rgb {
         Ok(rgb) => rgb,
         Err(e) => {
             let error = e.to_string();
-            return post_to_page(&FromWorker::Failed { job, error }, &JsValue::UNDEFINED, &[]);
+            return say(FromWorker::Failed { job, error });
         }
     };
     let engine = slot.borrow().clone();
     let Some(engine) = engine else {
         let error = "no model is loaded in this worker".to_owned();
-        return post_to_page(&FromWorker::Failed { job, error }, &JsValue::UNDEFINED, &[]);
+        return say(FromWorker::Failed { job, error });
     };
     match engine.score(&rgb).await {
         Ok(s) => {
@@ -108,24 +109,20 @@ async fn score(slot: &Slot, job: u64, rgb: Result<image::RgbImage, AppError>, t0
             };
             post_to_page(&reply, &map, &[map.buffer().into()]);
         }
-        Err(e) if engine.backend.gpu => post_to_page(
-            &FromWorker::GpuFailed {
-                job: Some(job),
-                error: e.to_string(),
-            },
-            &JsValue::UNDEFINED,
-            &[],
-        ),
+        Err(e) if engine.backend.gpu => say(FromWorker::GpuFailed {
+            job: Some(job),
+            error: e.to_string(),
+        }),
         Err(e) => {
             let error = e.to_string();
-            post_to_page(&FromWorker::Failed { job, error }, &JsValue::UNDEFINED, &[]);
+            say(FromWorker::Failed { job, error });
         }
     }
 }
 
 /// Load, verify and warm up the bundle; the reply to post (None: already posted).
 async fn load(
-    slot: &Slot,
+    slot: &ModelCell,
     source: &Source,
     choice: BackendChoice,
     data: &JsValue,
@@ -147,13 +144,9 @@ async fn load(
         Ok(e) => e,
         Err(e) => return failed(e),
     };
-    post_to_page(
-        &FromWorker::WarmingUp {
-            backend: backend.clone(),
-        },
-        &JsValue::UNDEFINED,
-        &[],
-    );
+    say(FromWorker::WarmingUp {
+        backend: backend.clone(),
+    });
     let t0 = net::now_ms();
     if let Err(e) = engine.warm_up().await {
         return if backend.gpu {
@@ -244,13 +237,9 @@ async fn load_files(
 }
 
 fn progress(what: &str, received: u64, total: u64) {
-    post_to_page(
-        &FromWorker::Progress {
-            what: what.to_owned(),
-            received,
-            total,
-        },
-        &JsValue::UNDEFINED,
-        &[],
-    );
+    say(FromWorker::Progress {
+        what: what.to_owned(),
+        received,
+        total,
+    });
 }

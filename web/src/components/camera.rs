@@ -151,13 +151,12 @@ pub fn Camera() -> impl IntoView {
                         break;
                     }
                     // Keep the scored frame for Capture, draw its heatmap.
-                    if let (Some(shown), Some(ctx)) = (
-                        shown_ref.get_untracked(),
-                        shown_ref.get_untracked().and_then(|c| context_2d(&c)),
-                    ) {
+                    if let Some(shown) = shown_ref.get_untracked() {
                         shown.set_width(w);
                         shown.set_height(h);
-                        let _ = ctx.draw_image_with_html_canvas_element(&canvas, 0.0, 0.0);
+                        if let Some(ctx) = context_2d(&shown) {
+                            let _ = ctx.draw_image_with_html_canvas_element(&canvas, 0.0, 0.0);
+                        }
                     }
                     if let Some(heat) = heat_ref.get_untracked() {
                         let r = &frame.result;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::analysis::human_bytes;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogModel};
 use crate::engine::BackendChoice;
 use crate::protocol::Source;
 use crate::session::{Phase, Session};
@@ -12,6 +12,14 @@ use crate::session::{Phase, Session};
 pub fn listed_bundle_url(catalog_url: &str, bundle: &str) -> String {
     let base = catalog_url.rfind('/').map_or("", |i| &catalog_url[..=i]);
     format!("{base}{bundle}")
+}
+
+/// Where a listed model's bundle is, for [`Session::load`].
+pub fn listed_source(catalog_url: &str, m: &CatalogModel) -> Source {
+    Source::Url {
+        url: listed_bundle_url(catalog_url, &m.bundle),
+        label: m.name.clone(),
+    }
 }
 
 fn phase_text(phase: &Phase) -> String {
@@ -53,21 +61,17 @@ pub fn ModelPanel(
     let session = expect_context::<Session>();
     let url_input = RwSignal::new(String::new());
     let load_listed = move |id: String| {
-        let Some(m) = catalog
-            .get_untracked()
-            .and_then(|c| c.models.into_iter().find(|m| m.id == id))
-        else {
+        let source = catalog.with_untracked(|c| {
+            c.as_ref()
+                .and_then(|c| c.model(&id))
+                .map(|m| listed_source(catalog_url, m))
+        });
+        let Some(source) = source else {
             session.notify(format!("no model {id:?} in the site's list"));
             return;
         };
         selected.set(id);
-        session.load(
-            Source::Url {
-                url: listed_bundle_url(catalog_url, &m.bundle),
-                label: m.name,
-            },
-            wasm_bindgen::JsValue::UNDEFINED,
-        );
+        session.load(source, wasm_bindgen::JsValue::UNDEFINED);
     };
     let progress = move || match session.phase.get() {
         Phase::Loading {
@@ -124,7 +128,7 @@ pub fn ModelPanel(
             </div>
             <p class="desc">{move || {
                 let id = selected.get();
-                catalog.get().and_then(|c| c.models.into_iter().find(|m| m.id == id)).map(|m| m.description).unwrap_or_default()
+                catalog.with(|c| c.as_ref().and_then(|c| c.model(&id)).map(|m| m.description.clone())).unwrap_or_default()
             }}</p>
             <p id="backend"
                 data-gpu=move || session.backend.get().map(|b| b.gpu.to_string()).unwrap_or_default()

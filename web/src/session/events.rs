@@ -73,7 +73,7 @@ impl Session {
                         self.settle_after_failed_load();
                     }
                     // An extra CPU worker that could not load: the others go on.
-                    Role::Current => self.drop_slot(index),
+                    Role::Current => self.drop_slot_of(Role::Current, index),
                 }
             }
             WorkerEvent::Message(
@@ -187,25 +187,17 @@ impl Session {
         if role == Role::Candidate {
             // The new model replaces the old one; images the old pool was scoring go back to
             // the front of the queue.
-            let (extra, requeued) = self
+            let (extra, interrupted) = self
                 .inner
                 .try_update_value(|i| {
                     let old = i.current.take();
-                    let mut requeued = Vec::new();
-                    if let Some(old) = &old {
-                        for s in &old.slots {
-                            if let SlotState::Busy(job) = s.state {
-                                if i.images.contains_key(&job) {
-                                    i.queue.push_front(job);
-                                    requeued.push(job);
-                                }
-                                // A camera frame there is dropped; the camera asks again.
-                                if i.frame.as_ref().is_some_and(|(f, _)| *f == job) {
-                                    if let Some((_, tx)) = i.frame.take() {
-                                        let _ = tx.send(Err("the model changed".into()));
-                                    }
-                                }
+                    let mut interrupted = Vec::new();
+                    for s in old.iter().flat_map(|p| &p.slots) {
+                        if let SlotState::Busy(job) = s.state {
+                            if i.images.contains_key(&job) {
+                                i.queue.push_front(job);
                             }
+                            interrupted.push(job);
                         }
                     }
                     drop(old);
@@ -220,11 +212,17 @@ impl Session {
                             .unwrap_or_else(|| cpu_pool_size(cores, model.bytes))
                     };
                     let have = i.current.as_ref().map_or(0, |p| p.slots.len());
-                    (wanted.saturating_sub(have), requeued)
+                    (wanted.saturating_sub(have), interrupted)
                 })
                 .unwrap_or_default();
-            for job in requeued {
-                self.set_card(job, CardState::Queued);
+            for job in interrupted {
+                // A camera frame there is dropped (the camera asks again); an image waits again.
+                match self.take_frame(job) {
+                    Some(tx) => {
+                        let _ = tx.send(Err("the model changed".into()));
+                    }
+                    None => self.set_card(job, CardState::Queued),
+                }
             }
             // More workers of this pool run on the CPU too, whatever was asked.
             if !backend.gpu {
@@ -300,11 +298,7 @@ impl Session {
                 }
             }
         });
-        let frame = self.inner.try_update_value(|i| match &i.frame {
-            Some((id, _)) if *id == job => i.frame.take().map(|(_, tx)| tx),
-            _ => None,
-        });
-        match frame.flatten() {
+        match self.take_frame(job) {
             Some(tx) => {
                 let _ = tx.send(result.map(|result| FrameResult {
                     result,
@@ -328,12 +322,8 @@ impl Session {
     fn on_worker_lost(&self, role: Role, index: usize, job: Option<u64>, why: &str) {
         let gpu = self.with_pool(role, |p| p.gpu()).unwrap_or(false);
         // A frame in flight is simply dropped; the camera asks again.
-        let frame = self.inner.try_update_value(|i| match &i.frame {
-            Some((id, _)) if Some(*id) == job => i.frame.take(),
-            _ => None,
-        });
-        let job = match frame.flatten() {
-            Some((_, tx)) => {
+        let job = match job.and_then(|job| self.take_frame(job)) {
+            Some(tx) => {
                 let _ = tx.send(Err(why.to_owned()));
                 None
             }
@@ -391,10 +381,6 @@ impl Session {
         }
         self.count_workers();
         self.dispatch();
-    }
-
-    fn drop_slot(&self, index: usize) {
-        self.drop_slot_of(Role::Current, index);
     }
 
     /// A worker that cannot go on: it ends; the pool ends with its last worker.

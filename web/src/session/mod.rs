@@ -354,12 +354,7 @@ impl Session {
     ) -> u64 {
         let card = self.new_card(name, &blob, mask_url, sample_label, CardState::Queued);
         let id = card.id;
-        self.inner.update_value(|i| {
-            i.images.insert(id, blob);
-            i.queue.push_back(id);
-        });
-        self.cards.update(|c| c.push(card));
-        self.dispatch();
+        self.enqueue(vec![(card, blob)]);
         id
     }
 
@@ -368,16 +363,27 @@ impl Session {
         if images.is_empty() {
             return;
         }
-        let mut cards = Vec::with_capacity(images.len());
-        self.inner.update_value(|i| {
-            for (name, blob) in images {
+        let cards = images
+            .into_iter()
+            .map(|(name, blob)| {
                 let card = self.new_card(name, &blob, None, None, CardState::Queued);
+                (card, blob)
+            })
+            .collect();
+        self.enqueue(cards);
+    }
+
+    /// New cards with their images: queued, shown, handed to idle workers.
+    fn enqueue(&self, cards: Vec<(Card, web_sys::Blob)>) {
+        let mut shown = Vec::with_capacity(cards.len());
+        self.inner.update_value(|i| {
+            for (card, blob) in cards {
                 i.images.insert(card.id, blob);
                 i.queue.push_back(card.id);
-                cards.push(card);
+                shown.push(card);
             }
         });
-        self.cards.update(|c| c.extend(cards));
+        self.cards.update(|c| c.extend(shown));
         self.dispatch();
     }
 
@@ -430,8 +436,10 @@ impl Session {
 
     /// Remove every card (their images and object URLs go with them).
     pub fn clear(&self) {
-        self.cancel_queue();
-        self.inner.update_value(|i| i.images.clear());
+        self.inner.update_value(|i| {
+            i.queue.clear();
+            i.images.clear();
+        });
         self.cards.set(Vec::new());
     }
 
@@ -478,9 +486,9 @@ impl Session {
                 return;
             };
             for (index, slot) in pool.slots.iter_mut().enumerate() {
-                if slot.state != SlotState::Ready {
+                let (SlotState::Ready, Some(handle)) = (slot.state, &slot.handle) else {
                     continue;
-                }
+                };
                 let Some(job) = i.queue.pop_front() else {
                     break;
                 };
@@ -491,7 +499,6 @@ impl Session {
                     .cards
                     .with_untracked(|c| c.iter().find(|c| c.id == job).map(|c| c.name.clone()))
                     .unwrap_or_default();
-                let Some(handle) = &slot.handle else { continue };
                 match handle.post(&ToWorker::Score { job, name }, blob, &[]) {
                     Ok(()) => {
                         slot.state = SlotState::Busy(job);
@@ -511,6 +518,19 @@ impl Session {
         for (job, index) in started {
             self.arm_watchdog(index, job);
         }
+    }
+
+    /// The camera's answer channel, if `job` is the frame in flight.
+    fn take_frame(
+        &self,
+        job: u64,
+    ) -> Option<futures::channel::oneshot::Sender<Result<FrameResult, String>>> {
+        self.inner
+            .try_update_value(|i| match &i.frame {
+                Some((id, _)) if *id == job => i.frame.take().map(|(_, tx)| tx),
+                _ => None,
+            })
+            .flatten()
     }
 
     fn set_card(&self, id: u64, state: CardState) {
