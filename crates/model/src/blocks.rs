@@ -9,6 +9,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use crate::conv::conv2d;
+
 /// 3×3 convolution, padding 1, no bias (torchvision `conv3x3`).
 pub(crate) fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([cin, cout], [3, 3])
@@ -121,7 +123,7 @@ impl SpatialConv {
 
     pub(crate) fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            SpatialConv::Conv(c) => c.forward(x),
+            SpatialConv::Conv(c) => conv2d(c, x),
             SpatialConv::Deconv(c) => c.forward(x),
         }
     }
@@ -246,13 +248,13 @@ impl ResidualBlock {
         match self {
             ResidualBlock::Basic(b) => {
                 let out = relu(norm(&b.bn1, b.conv1.forward(x.clone())));
-                let out = norm(&b.bn2, b.conv2.forward(out));
+                let out = norm(&b.bn2, conv2d(&b.conv2, out));
                 relu(out + identity(x, &b.downsample, &b.upsample))
             }
             ResidualBlock::Bottleneck(b) => {
-                let out = relu(norm(&b.bn1, b.conv1.forward(x.clone())));
+                let out = relu(norm(&b.bn1, conv2d(&b.conv1, x.clone())));
                 let out = relu(norm(&b.bn2, b.conv2.forward(out)));
-                let out = norm(&b.bn3, b.conv3.forward(out));
+                let out = norm(&b.bn3, conv2d(&b.conv3, out));
                 relu(out + identity(x, &b.downsample, &b.upsample))
             }
         }
@@ -261,7 +263,7 @@ impl ResidualBlock {
 
 fn identity(x: Tensor<4>, down: &Option<ConvBn>, up: &Option<DeconvBn>) -> Tensor<4> {
     match (down, up) {
-        (Some(d), _) => norm(&d.bn, d.conv.forward(x)),
+        (Some(d), _) => norm(&d.bn, conv2d(&d.conv, x)),
         (None, Some(u)) => norm(&u.bn, u.conv.forward(x)),
         (None, None) => x,
     }

@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use crate::blocks::{
     BlockKind, Direction, ResidualBlock, batch_norm, conv3x3, forward_stage, make_stage, norm,
 };
+use crate::conv::conv2d;
 
 /// Multi-scale fusion + one-class embedding.
 ///
@@ -51,9 +52,9 @@ impl Ocbe {
 
     /// Fuse the (projected) taps and embed them.
     pub fn forward(&self, [p1, p2, p3]: [Tensor<4>; 3]) -> Tensor<4> {
-        let l1 = relu(norm(&self.bn1, self.conv1.forward(p1)));
-        let l1 = relu(norm(&self.bn2, self.conv2.forward(l1)));
-        let l2 = relu(norm(&self.bn3, self.conv3.forward(p2)));
+        let l1 = relu(norm(&self.bn1, conv2d(&self.conv1, p1)));
+        let l1 = relu(norm(&self.bn2, conv2d(&self.conv2, l1)));
+        let l2 = relu(norm(&self.bn3, conv2d(&self.conv3, p2)));
         forward_stage(&self.bn_layer, Tensor::cat(vec![l1, l2, p3], 1))
     }
 }

@@ -11,6 +11,7 @@
 //! - [`decoder`]: the student decoder D.
 //! - [`rdpp`]: the assembled model.
 //! - [`fold`]: its inference form (BatchNorms folded into the convolutions).
+//! - [`conv`]: how every convolution runs (burn's, or one GEMM per image on the CPU).
 //! - [`anomaly_map`]: per-scale distances and the official map post-processing.
 //! - [`preprocess`]: the official image preprocessing (OpenCV-exact resize, normalization).
 //!
@@ -22,6 +23,7 @@ extern crate alloc;
 pub mod anomaly_map;
 pub mod blocks;
 pub mod bottleneck;
+pub mod conv;
 pub mod decoder;
 pub mod fold;
 pub mod preprocess;

@@ -6,6 +6,8 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 
+use crate::conv::conv2d;
+
 const INSTANCE_NORM_EPS: f64 = 1e-5;
 const LEAKY_SLOPE: f64 = 0.01;
 
@@ -43,7 +45,7 @@ impl ProjLayer {
     /// Apply the stack.
     pub fn forward(&self, mut x: Tensor<4>) -> Tensor<4> {
         for conv in &self.proj {
-            x = leaky_relu(instance_norm(conv.forward(x)), LEAKY_SLOPE);
+            x = leaky_relu(instance_norm(conv2d(conv, x)), LEAKY_SLOPE);
         }
         x
     }

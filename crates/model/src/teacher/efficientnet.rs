@@ -10,6 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 
 use crate::blocks::norm;
+use crate::conv::conv2d;
 
 /// One stage: (output channels, repeats, stride of the first block, kernel, expand ratio).
 pub type Stage = (usize, usize, usize, usize, usize);
@@ -133,10 +134,10 @@ impl MbConv {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut h = x.clone();
         if let Some(conv) = &self.expand_conv {
-            h = relu6(norm(&self.bn0, conv.forward(h)));
+            h = relu6(norm(&self.bn0, conv2d(conv, h)));
         }
-        let h = relu6(norm(&self.bn1, self.depthwise_conv.forward(h)));
-        let h = norm(&self.bn2, self.project_conv.forward(h));
+        let h = relu6(norm(&self.bn1, conv2d(&self.depthwise_conv, h)));
+        let h = norm(&self.bn2, conv2d(&self.project_conv, h));
         if self.skip { h + x } else { h }
     }
 }
@@ -177,7 +178,7 @@ impl EfficientNetLite {
 
     /// Taps at strides 4, 8, 16.
     pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
-        let x = relu6(norm(&self.bn0, self.conv_stem.forward(x)));
+        let x = relu6(norm(&self.bn0, conv2d(&self.conv_stem, x)));
         let run = |range: core::ops::RangeInclusive<usize>, mut x: Tensor<4>| {
             for block in &self.blocks[range] {
                 x = block.forward(x);

@@ -12,6 +12,7 @@ use burn::tensor::activation::relu;
 use crate::blocks::{
     BlockKind, Direction, ResidualBlock, batch_norm, forward_stage, make_stage, norm,
 };
+use crate::conv::conv2d;
 
 /// A torchvision ResNet truncated after layer3.
 #[derive(Module, Debug)]
@@ -59,7 +60,7 @@ impl ResNet {
     pub fn forward(&self, x: Tensor<4>) -> [Tensor<4>; 3] {
         let x = self
             .maxpool
-            .forward(relu(norm(&self.bn1, self.conv1.forward(x))));
+            .forward(relu(norm(&self.bn1, conv2d(&self.conv1, x))));
         let f1 = forward_stage(&self.layer1, x);
         let f2 = forward_stage(&self.layer2, f1.clone());
         let f3 = forward_stage(&self.layer3, f2.clone());
