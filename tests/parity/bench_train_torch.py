@@ -7,7 +7,7 @@ that both sides do the same work:
     P = proj(E), P̃ = proj(Ñ) (train mode), D = decoder(OCBE(P)) (train mode: BatchNorm batch statistics)
     L_KD   = Σ_i mean_b [1 − cos(flatten(E_i[b]), flatten(D_i[b]))]
     L_rec  = Σ_i mean_{b,h,w} [1 − cos_channel(P̃_i, P_i)]
-    L_con  = Σ_i mean_b max(0, cos(flatten(Ñ_i[b]), flatten(P_i[b])) − 0.5)          (push, margin 0.5)
+    L_con  = Σ_i mean_b max(0, cos(flatten(Ñ_i[b]), flatten(P_i[b])) + 0.5)          (push; official margin −0.5)
     L_SSOT = Σ_i mean_b S_ε(points(P_i[b]), points(P_i[b+1 mod B]))  — points: adaptive average pool to
              8×8, softmax over channels; S_ε: debiased log-domain Sinkhorn divergence, p = 2, blur 0.05,
              ε-scaling 0.95, symmetric updates without gradients, one last extrapolation with gradients
@@ -160,7 +160,7 @@ def ssot_loss(P, grid=8, blur=0.05, scaling=0.95):
 def rdpp_loss(E, En, P, Pn, D, weight_projection=0.2):
     kd = sum((1 - flat_cosine(e, d)).mean() for e, d in zip(E, D))
     rec = sum((1 - channel_cosine(pn, p)).mean() for pn, p in zip(Pn, P))
-    con = sum((flat_cosine(en, p) - 0.5).clamp_min(0.0).mean() for en, p in zip(En, P))
+    con = sum((flat_cosine(en, p) + 0.5).clamp_min(0.0).mean() for en, p in zip(En, P))
     ssot = ssot_loss(P)
     total = kd + (ssot + rec * 0.01 + con * 0.1) / 1.11 * weight_projection
     return {"kd": kd, "reconstruction": rec, "contrast": con, "ssot": ssot, "total": total}
