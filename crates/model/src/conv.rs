@@ -220,13 +220,14 @@ fn conv2d_f32(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> 
     let depth = channels * g.kernel[0] * g.kernel[1];
     let out_image = g.out_channels * pixels;
     let mut out = vec![0.0f32; batch * out_image];
-    let mut columns = if g.is_pointwise() {
+    let pointwise = g.is_pointwise();
+    let mut columns = if pointwise {
         Vec::new()
     } else {
         vec![0.0f32; depth * pixels]
     };
     for (x, out) in x.chunks_exact(image).zip(out.chunks_exact_mut(out_image)) {
-        let rhs: &[f32] = if g.is_pointwise() {
+        let rhs: &[f32] = if pointwise {
             x
         } else {
             im2col(x, &mut columns, g);
