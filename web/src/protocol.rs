@@ -286,6 +286,15 @@ mod tests {
     use rdpp_inference::Backend;
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    /// `message` read back from its JSON is `message`.
+    fn assert_round_trips<M>(message: M)
+    where
+        M: Serialize + serde::de::DeserializeOwned + PartialEq + core::fmt::Debug,
+    {
+        let text = serde_json::to_string(&message).unwrap();
+        assert_eq!(serde_json::from_str::<M>(&text).unwrap(), message, "{text}");
+    }
+
     /// Every message survives its one serialization (what the other side reads is what was sent).
     #[wasm_bindgen_test(unsupported = test)]
     fn messages_round_trip_through_json() {
@@ -314,14 +323,7 @@ mod tests {
                 height: 480,
             },
         ];
-        for m in to {
-            let text = serde_json::to_string(&m).unwrap();
-            assert_eq!(
-                serde_json::from_str::<ToWorker>(&text).unwrap(),
-                m,
-                "{text}"
-            );
-        }
+        to.into_iter().for_each(assert_round_trips);
         let from = [
             FromWorker::Started,
             FromWorker::GpuFailed {
@@ -342,14 +344,7 @@ mod tests {
                 warm_up_ms: 12.5,
             },
         ];
-        for m in from {
-            let text = serde_json::to_string(&m).unwrap();
-            assert_eq!(
-                serde_json::from_str::<FromWorker>(&text).unwrap(),
-                m,
-                "{text}"
-            );
-        }
+        from.into_iter().for_each(assert_round_trips);
     }
 
     #[wasm_bindgen_test(unsupported = test)]
